@@ -1,0 +1,76 @@
+# semdex build.  `make` builds libsemdex.a and the `semdex` program at the
+# repository root; `make test` builds and runs the whole test suite.
+# Sanitizers: make SAN=address,undefined test
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+SAN     ?=
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter -Wvla
+INC      = -Iinclude -Isrc/core -Isrc/tok
+LIBS     = -lutf8proc -lpcre2-8 -lm -lpthread
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+ALL_CFLAGS = $(WARN) $(INC) $(CFLAGS) -MMD -MP
+
+BUILD   ?= build$(if $(SAN),-san)
+LIB_SRC  = $(wildcard src/core/*.c) $(wildcard src/tok/*.c)
+CLI_SRC  = $(wildcard cli/*.c)
+TEST_SRC = $(wildcard tests/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+all: semdex
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsemdex.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+libsemdex.a: $(BUILD)/libsemdex.a
+	cp $< $@
+
+semdex: $(CLI_OBJ) $(BUILD)/libsemdex.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libsemdex.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# The test suite: unit tests, fixture (golden) tests, fuzz-corpus replay and
+# command-line tests.  Ends with "N passed, N failed".
+test: semdex $(BUILD)/test_runner
+	@SEMDEX_BIN=./semdex $(BUILD)/test_runner
+
+# Exported symbols must carry the semdex_ prefix, or be the library's
+# internal sx_/tok_/json_ namespaces (never exported in a shared build).
+check-symbols: $(BUILD)/libsemdex.a
+	@bad=$$(nm -g --defined-only $< | awk 'NF==3{print $$3}' | grep -Ev '^(semdex_|sx_|tok_|json_)' || true); \
+	if [ -n "$$bad" ]; then echo "unprefixed symbols:"; echo "$$bad"; exit 1; else echo "symbols ok"; fi
+
+# libFuzzer harnesses (clang); `make fuzz FUZZ_SECONDS=600` runs each.
+FUZZ_SECONDS ?= 60
+FUZZERS = $(patsubst fuzz/%.c,build-fuzz/%,$(filter-out fuzz/replay_main.c,$(wildcard fuzz/fuzz_*.c)))
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LIBS) -o $@
+fuzz-build: $(FUZZERS)
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 build-fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
+
+bench-tok: libsemdex.a
+	bash bench/tok/run.sh
+
+clean:
+	rm -rf build build-san build-fuzz semdex libsemdex.a
+
+.PHONY: all test clean check-symbols fuzz fuzz-build bench-tok libsemdex.a
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,27 @@
+/* cli.h: shared pieces of the semdex command-line program.  Commands use the
+ * public API (semdex.h) for the library's work; the program also reads JSON
+ * input lines with the library's internal JSON reader. */
+#ifndef SEMDEX_CLI_H
+#define SEMDEX_CLI_H
+#include <stddef.h>
+#include <stdio.h>
+#include "semdex.h"
+
+int cmd_tokenize(int argc, char **argv);
+
+/* Prints "semdex CMD: message" for err to stderr. */
+void cli_print_error(const char *cmd, const semdex_error *err);
+
+/* A growable output buffer for one JSON line. */
+typedef struct cli_buf {
+    char *s;
+    size_t n, cap;
+} cli_buf;
+int cli_buf_add(cli_buf *b, const char *s, size_t n);
+int cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_buf_json_string(cli_buf *b, const char *s, size_t n);
+
+/* Parses a positive integer option value; returns 0 on success. */
+int cli_parse_size(const char *s, size_t *out);
+
+#endif
