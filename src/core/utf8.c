@@ -1,6 +1,7 @@
 /* utf8.c: UTF-8 validation and Unicode properties over utf8proc. */
 #include "utf8.h"
 #include <utf8proc.h>
+#include "uni_age.h"
 
 size_t sx_utf8_validate(const char *str, size_t n)
 {
@@ -211,4 +212,37 @@ int sx_uni_combining_class(uint32_t cp)
 int sx_uni_grapheme_break(uint32_t a, uint32_t b, int32_t *state)
 {
     return utf8proc_grapheme_break_stateful((utf8proc_int32_t)a, (utf8proc_int32_t)b, state);
+}
+
+int sx_uni_age(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof sx_uni_age_ranges / sizeof sx_uni_age_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (sx_uni_age_ranges[mid].hi < cp)
+            lo = mid + 1;
+        else if (sx_uni_age_ranges[mid].lo > cp)
+            hi = mid;
+        else
+            return sx_uni_age_ranges[mid].age;
+    }
+    return sx_uni_category(cp) == UTF8PROC_CATEGORY_CN ? 0 : 60;
+}
+
+int sx_uni_category_at(uint32_t cp, int version)
+{
+    if (cp < 0x37F)
+        return sx_uni_category(cp); /* every such code point predates 6.0 */
+    int age = sx_uni_age(cp);
+    if (!age || age > version)
+        return UTF8PROC_CATEGORY_CN;
+    return sx_uni_category(cp);
+}
+
+int sx_uni_is_punct_cat(int cat) { return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO; }
+int sx_uni_is_mn_cat(int cat) { return cat == UTF8PROC_CATEGORY_MN; }
+int sx_uni_is_other_cat(int cat)
+{
+    return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
+           cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN;
 }

@@ -70,6 +70,19 @@ long sx_uni_normalize(const uint32_t *cps, size_t n, sx_norm_form form, uint32_t
  * can reorder or compose with it, so text can be normalized piecewise. */
 int sx_uni_is_norm_segment_start(uint32_t cp);
 
+/* Unicode version that assigned cp, as major * 10 + minor (60 for anything
+ * assigned by 6.0), or 0 when unassigned. */
+int sx_uni_age(uint32_t cp);
+/* General category of cp as a table of Unicode `version` (major*10+minor)
+ * would give it: Cn for code points assigned later.  Reclassifications of
+ * existing code points are not modelled. */
+int sx_uni_category_at(uint32_t cp, int version);
+
+/* Tests on a category value from sx_uni_category(_at). */
+int sx_uni_is_punct_cat(int cat);
+int sx_uni_is_mn_cat(int cat);
+int sx_uni_is_other_cat(int cat); /* Cc, Cf, Cs, Co, Cn */
+
 /* Combining class of cp (0 for starters). */
 int sx_uni_combining_class(uint32_t cp);
 

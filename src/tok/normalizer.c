@@ -20,11 +20,30 @@ static int bert_is_whitespace(uint32_t c)
     return c == '\t' || c == '\n' || c == '\r' || sx_uni_is_whitespace(c);
 }
 
+int tok_ref_is_punct(uint32_t c)
+{
+    return sx_uni_is_punct_cat(sx_uni_category_at(c, TOK_REF_UNICODE_VERSION));
+}
+
+int tok_ref_is_mark_nonspacing(uint32_t c)
+{
+    return sx_uni_is_mn_cat(sx_uni_category_at(c, TOK_REF_UNICODE_VERSION));
+}
+
+/* `unicode_categories`' is_other(): its tables come from UnicodeData.txt,
+ * where no code point is listed as Cn, so unassigned code points are not
+ * "other" and are kept. */
+int tok_ref_is_other(uint32_t c)
+{
+    int cat = sx_uni_category_at(c, TOK_REF_UNICODE_VERSION);
+    return cat != sx_uni_category(0x378) /* Cn */ && sx_uni_is_other_cat(cat);
+}
+
 static int bert_is_control(uint32_t c)
 {
     if (c == '\t' || c == '\n' || c == '\r')
         return 0;
-    return sx_uni_is_other(c);
+    return tok_ref_is_other(c);
 }
 
 static int keep_clean(uint32_t c, const void *ctx)
@@ -36,7 +55,7 @@ static int keep_clean(uint32_t c, const void *ctx)
 static int keep_not_mn(uint32_t c, const void *ctx)
 {
     (void)ctx;
-    return c < 0x300 ? 1 : !sx_uni_is_mark_nonspacing(c);
+    return c < 0x300 ? 1 : !tok_ref_is_mark_nonspacing(c);
 }
 
 static int bert_normalize(const tok_normalizer *n, tok_nstr *ns, tok_work *w)

@@ -185,24 +185,87 @@ static int case_map(tok_nstr *ns, tok_edits *ed, tok_nstr *scratch, int upper)
 int tok_nstr_lowercase(tok_nstr *ns, tok_edits *ed, tok_nstr *scratch) { return case_map(ns, ed, scratch, 0); }
 int tok_nstr_uppercase(tok_nstr *ns, tok_edits *ed, tok_nstr *scratch) { return case_map(ns, ed, scratch, 1); }
 
-/* Adds edits for n_in original characters replaced by out[0..n_out), the way
- * the reference aligns a replacement: characters beyond the originals count
- * as inserted, a shorter replacement removes the rest. */
-static int push_replacement(tok_edits *ed, size_t n_in, const uint32_t *out, size_t n_out)
+/* Canonical composition of a pair, or 0. */
+static uint32_t compose_pair(uint32_t a, uint32_t b)
 {
-    size_t first = ed->n;
-    for (size_t j = 0; j < n_out; j++)
-        if (tok_edits_push(ed, out[j], 0))
+    uint32_t in[2] = {a, b}, out[2 * 18];
+    /* sx_uni_normalize decomposes first; a and b are already decomposed, so
+     * NFC of the pair composes exactly this pair when it can. */
+    long n = sx_uni_normalize(in, 2, SX_NFC, out, sizeof out / sizeof out[0]);
+    return n == 1 ? out[0] : 0;
+}
+
+/* Characters an edit takes from the original: 0 for an insertion. */
+static int32_t edit_consumes(int32_t change) { return change > 0 ? 0 : 1 - change; }
+
+/* Appends the edits of one normalization segment the way the reference's
+ * alignment-keeping normalizer does: every character decomposes into its
+ * first code point (replacing it) and insertions; canonical reordering
+ * moves edits with their characters; composition folds a character into its
+ * starter, which then takes over what the character consumed. */
+static int segment_edits(tok_edits *ed, const uint32_t *in, size_t n_in, int form)
+{
+    int compat = form == SX_NFKD || form == SX_NFKC;
+    int compose = form == SX_NFC || form == SX_NFKC;
+    size_t base = ed->n;
+    for (size_t i = 0; i < n_in; i++) {
+        uint32_t d[18 * 4];
+        long k = sx_uni_normalize(&in[i], 1, compat ? SX_NFKD : SX_NFD, d, sizeof d / sizeof d[0]);
+        if (k < 0)
             return -1;
-    if (n_out > n_in) {
-        for (size_t j = n_out - n_in; j > 0; j--)
-            ed->v[ed->n - j].change = 1;
-    } else if (n_out < n_in) {
-        if (ed->n > first)
-            ed->v[ed->n - 1].change -= (int32_t)(n_in - n_out);
-        else
-            return 1; /* nothing emitted: caller accounts for removal */
+        for (long j = 0; j < k; j++)
+            if (tok_edits_push(ed, d[j], j > 0))
+                return -1;
+        if (k == 0) {
+            /* nothing left of this character: the previous edit removes it */
+            if (ed->n > base)
+                ed->v[ed->n - 1].change -= 1;
+        }
     }
+    tok_edit *e = ed->v + base;
+    size_t n = ed->n - base;
+    for (size_t i = 1; i < n; i++) {
+        int cc = sx_uni_combining_class(e[i].cp);
+        if (!cc)
+            continue;
+        size_t j = i;
+        while (j > 0) {
+            int pc = sx_uni_combining_class(e[j - 1].cp);
+            if (!pc || pc <= cc)
+                break;
+            tok_edit t = e[j];
+            e[j] = e[j - 1];
+            e[j - 1] = t;
+            j--;
+        }
+    }
+    if (!compose)
+        return 0;
+    size_t w = 0;
+    long starter = -1;
+    int last_cc = -1; /* class of the last character kept after the starter; -1: none */
+    for (size_t i = 0; i < n; i++) {
+        tok_edit c = e[i];
+        int cc = sx_uni_combining_class(c.cp);
+        if (starter >= 0 && (last_cc == -1 || (last_cc != 0 && last_cc < cc))) {
+            uint32_t comp = compose_pair(e[starter].cp, c.cp);
+            if (comp) {
+                e[starter].cp = comp;
+                e[starter].change -= edit_consumes(c.change);
+                if (e[starter].change > 0 && edit_consumes(c.change))
+                    e[starter].change = 0;
+                continue;
+            }
+        }
+        if (cc == 0) {
+            starter = (long)w;
+            last_cc = -1;
+        } else {
+            last_cc = cc;
+        }
+        e[w++] = c;
+    }
+    ed->n = base + w;
     return 0;
 }
 
@@ -217,7 +280,6 @@ int tok_nstr_unicode(tok_nstr *ns, int form, tok_edits *ed, tok_nstr *scratch)
         return 0;
     ed->n = 0;
     uint32_t seg[64], outb[64 * 18];
-    size_t pending_removed = 0, initial = 0;
     int any = 0;
     i = 0;
     while (i < ns->len) {
@@ -236,23 +298,19 @@ int tok_nstr_unicode(tok_nstr *ns, int form, tok_edits *ed, tok_nstr *scratch)
         long n_out = sx_uni_normalize(seg, n_in, (sx_norm_form)form, outb, sizeof outb / sizeof outb[0]);
         if (n_out < 0)
             return -1;
-        if ((size_t)n_out != n_in || memcmp(seg, outb, n_in * sizeof *seg))
-            any = 1;
-        (void)pending_removed;
-        int r = push_replacement(ed, n_in, outb, (size_t)n_out);
-        if (r < 0)
-            return -1;
-        if (r == 1) {
-            /* the segment vanished: fold it into the previous edit */
-            if (ed->n)
-                ed->v[ed->n - 1].change -= (int32_t)n_in;
-            else
-                initial += n_in;
+        if ((size_t)n_out == n_in && !memcmp(seg, outb, n_in * sizeof *seg)) {
+            for (size_t k = 0; k < n_in; k++)
+                if (tok_edits_push(ed, seg[k], 0))
+                    return -1;
+            continue;
         }
+        any = 1;
+        if (segment_edits(ed, seg, n_in, form))
+            return -1;
     }
     if (!any)
         return 0;
-    return tok_nstr_transform(ns, ed, initial, scratch);
+    return tok_nstr_transform(ns, ed, 0, scratch);
 }
 
 int tok_nstr_filter(tok_nstr *ns, int (*keep)(uint32_t, const void *), const void *ctx,

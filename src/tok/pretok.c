@@ -178,7 +178,7 @@ static int is_bert_punct(uint32_t c)
 {
     if (c < 0x80)
         return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-    return sx_uni_is_punct(c);
+    return tok_ref_is_punct(c);
 }
 
 static int is_numeric_char(uint32_t c)

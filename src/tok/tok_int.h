@@ -21,6 +21,16 @@
 #include "json.h"
 #include "strmap.h"
 
+/* The reference classifies punctuation, marks and control characters with
+ * the `unicode_categories` crate, whose tables are of this Unicode version
+ * (major * 10 + minor); characters assigned later count as unassigned. */
+#ifndef TOK_REF_UNICODE_VERSION
+#define TOK_REF_UNICODE_VERSION 90
+#endif
+int tok_ref_is_punct(uint32_t c);
+int tok_ref_is_mark_nonspacing(uint32_t c);
+int tok_ref_is_other(uint32_t c);
+
 /* ------------------------------------------------ aligned strings (nstr.c) */
 
 typedef struct tok_span {
