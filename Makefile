@@ -20,15 +20,21 @@ BUILD   ?= build$(if $(SAN),-san)
 LIB_SRC  = $(wildcard src/core/*.c) $(wildcard src/tok/*.c)
 CLI_SRC  = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)
+FUZZ_SRC = $(wildcard fuzz/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(FUZZ_SRC:%.c=$(BUILD)/replay/%.o)
 
 all: semdex
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# fuzz harnesses compiled into the test runner to replay their corpora
+$(BUILD)/replay/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_REPLAY -c $< -o $@
 
 $(BUILD)/libsemdex.a: $(LIB_OBJ)
 	@rm -f $@
@@ -56,10 +62,10 @@ check-symbols: $(BUILD)/libsemdex.a
 
 # libFuzzer harnesses (clang); `make fuzz FUZZ_SECONDS=600` runs each.
 FUZZ_SECONDS ?= 60
-FUZZERS = $(patsubst fuzz/%.c,build-fuzz/%,$(filter-out fuzz/replay_main.c,$(wildcard fuzz/fuzz_*.c)))
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+FUZZERS = $(patsubst fuzz/%.c,build-fuzz/%,$(filter-out fuzz/fuzz_common.c,$(wildcard fuzz/fuzz_*.c)))
+build-fuzz/%: fuzz/%.c fuzz/fuzz_common.c $(LIB_SRC)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LIBS) -o $@
+	clang -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fsanitize=fuzzer,address,undefined $< fuzz/fuzz_common.c $(LIB_SRC) $(LIBS) -o $@
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \

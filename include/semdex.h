@@ -69,6 +69,11 @@ semdex_status semdex_tokenizer_load(const char *path, semdex_tokenizer **out,
                                     semdex_error *err);
 void semdex_tokenizer_free(semdex_tokenizer *tok);
 
+/* Loads a tokenizer from the bytes of a tokenizer.json held in memory;
+ * `name` is used in error messages in place of a file name (may be NULL). */
+semdex_status semdex_tokenizer_load_json(const char *json, size_t len, const char *name,
+                                         semdex_tokenizer **out, semdex_error *err);
+
 /* Number of ids in the vocabulary, added tokens included. */
 size_t semdex_tokenizer_vocab_size(const semdex_tokenizer *tok);
 

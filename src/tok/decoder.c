@@ -420,7 +420,9 @@ int tok_decoder_load(const json_value *v, tok_decoder *out, semdex_error *err)
         const json_value *p = json_get(v, "prefix");
         out->prefix = json_is_str(p) ? sx_strndup(p->u.str, p->n) : sx_strndup("##", 2);
         out->cleanup = json_bool(json_get(v, "cleanup"), 1);
-        return out->prefix ? 0 : -1;
+        if (!out->prefix)
+            goto nomem;
+        return 0;
     }
     if (!strcmp(t, "Metaspace")) {
         out->type = TOK_DEC_METASPACE;
@@ -442,7 +444,9 @@ int tok_decoder_load(const json_value *v, tok_decoder *out, semdex_error *err)
         out->type = TOK_DEC_BPE;
         const json_value *s = json_get(v, "suffix");
         out->prefix = json_is_str(s) ? sx_strndup(s->u.str, s->n) : sx_strndup("</w>", 4);
-        return out->prefix ? 0 : -1;
+        if (!out->prefix)
+            goto nomem;
+        return 0;
     }
     if (!strcmp(t, "ByteFallback")) {
         out->type = TOK_DEC_BYTE_FALLBACK;
@@ -459,7 +463,9 @@ int tok_decoder_load(const json_value *v, tok_decoder *out, semdex_error *err)
         const json_value *a = json_get(v, "start"), *b = json_get(v, "stop");
         out->strip_start = json_is_num(a) ? (size_t)a->u.num : 0;
         out->strip_stop = json_is_num(b) ? (size_t)b->u.num : 0;
-        return out->content ? 0 : -1;
+        if (!out->content)
+            goto nomem;
+        return 0;
     }
     if (!strcmp(t, "Replace")) {
         out->type = TOK_DEC_REPLACE;

@@ -89,8 +89,12 @@ static int build_added_sets(semdex_tokenizer *t, semdex_error *err)
         if (!(t->added[i].normalized && t->has_normalizer))
             continue;
         tok_nstr ns = {0};
-        if (tok_nstr_set(&ns, t->added[i].content, t->added[i].len, 0) ||
-            tok_normalizer_apply(&t->normalizer, &ns, &w, err)) {
+        if (tok_nstr_set(&ns, t->added[i].content, t->added[i].len, 0)) {
+            tok_nstr_free(&ns);
+            nomem(err);
+            goto out;
+        }
+        if (tok_normalizer_apply(&t->normalizer, &ns, &w, err)) {
             tok_nstr_free(&ns);
             goto out;
         }
@@ -174,7 +178,20 @@ static int load_model(semdex_tokenizer *t, const json_value *model, semdex_error
                       "unsupported model type \"%s\"", ty), -1;
 }
 
+static int load_from_json_inner(semdex_tokenizer *t, const json_value *root, semdex_error *err);
+
+/* Every failure carries a status, even if a component forgot to set one. */
 static int load_from_json(semdex_tokenizer *t, const json_value *root, semdex_error *err)
+{
+    if (err)
+        err->status = SEMDEX_OK;
+    int rc = load_from_json_inner(t, root, err);
+    if (rc && err && err->status == SEMDEX_OK)
+        sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, NULL, -1, "cannot load tokenizer");
+    return rc;
+}
+
+static int load_from_json_inner(semdex_tokenizer *t, const json_value *root, semdex_error *err)
 {
     if (!json_is_obj(root))
         return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, NULL, root ? (int64_t)root->offset : -1,
@@ -405,6 +422,34 @@ semdex_status semdex_tokenizer_load(const char *path, semdex_tokenizer **out, se
         return err ? err->status : SEMDEX_ERR_FORMAT;
     }
     t->path = sx_strndup(path, strlen(path));
+    *out = t;
+    return SEMDEX_OK;
+}
+
+semdex_status semdex_tokenizer_load_json(const char *json, size_t len, const char *name, semdex_tokenizer **out,
+                                         semdex_error *err)
+{
+    if (!out || (!json && len))
+        return sx_err_set(err, SEMDEX_ERR_INVALID_ARG, NULL, NULL, -1, "NULL argument");
+    *out = NULL;
+    const char *label = name ? name : "tokenizer.json";
+    semdex_tokenizer *t = sx_calloc(1, sizeof *t);
+    if (!t)
+        return sx_err_set(err, SEMDEX_ERR_NOMEM, label, NULL, -1, "out of memory");
+    json_doc *doc = json_parse(json ? json : "", len, err);
+    if (!doc) {
+        sx_err_set_file(err, label);
+        sx_free(t);
+        return err ? err->status : SEMDEX_ERR_PARSE;
+    }
+    int rc = load_from_json(t, json_doc_root(doc), err);
+    json_doc_free(doc);
+    if (rc) {
+        sx_err_set_file(err, label);
+        semdex_tokenizer_free(t);
+        return err ? err->status : SEMDEX_ERR_FORMAT;
+    }
+    t->path = sx_strndup(label, strlen(label));
     *out = t;
     return SEMDEX_OK;
 }
