@@ -72,11 +72,16 @@ fuzz: fuzz-build
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 build-fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
 
+# The main job on the bundled example: tokenize examples/texts.jsonl with the
+# bundled all-MiniLM-L6-v2 tokenizer (later: index and search the examples).
+example: semdex
+	./semdex tokenize -m examples/models/all-MiniLM-L6-v2 < examples/texts.jsonl
+
 bench-tok: libsemdex.a
 	bash bench/tok/run.sh
 
 clean:
 	rm -rf build build-san build-fuzz semdex libsemdex.a
 
-.PHONY: all test clean check-symbols fuzz fuzz-build bench-tok libsemdex.a
+.PHONY: all test example clean check-symbols fuzz fuzz-build bench-tok libsemdex.a
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
