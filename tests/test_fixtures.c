@@ -150,7 +150,7 @@ static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const
 void test_register_fixtures(void);
 void test_register_fixtures(void)
 {
-    char dir[512];
+    char dir[256];
     snprintf(dir, sizeof dir, "%s/tokenizers", test_fixtures_dir());
     DIR *d = opendir(dir);
     if (!d) {
@@ -160,11 +160,11 @@ void test_register_fixtures(void)
         test_register("fixtures_directory_present", run_fixture, &missing);
         return;
     }
-    char *names[256];
+    char *names[128];
     size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < 256)
-        if (e->d_name[0] != '.')
+    while ((e = readdir(d)) && n < 128)
+        if (e->d_name[0] != '.' && strlen(e->d_name) < 200)
             names[n++] = strdup(e->d_name);
     closedir(d);
     qsort(names, n, sizeof *names, cmp_names);
