@@ -15,7 +15,11 @@ int tok_vocab_add(tok_vocab *v, const char *s, size_t n, int32_t id)
     if (r < 0)
         return -1;
     if ((size_t)id >= v->n) {
-        size_t need = (size_t)id + 1, cap = v->n;
+        /* the tables' capacity: 1024 doubled until it holds n (entries
+         * past n are kept zeroed) */
+        size_t need = (size_t)id + 1, cap = v->tokens ? 1024 : 0;
+        while (cap && cap < v->n)
+            cap *= 2;
         if (need > cap) {
             size_t ncap = cap ? cap : 1024;
             while (ncap < need)

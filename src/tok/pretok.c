@@ -112,7 +112,7 @@ int tok_pieces_split(tok_work *w,
                      int (*find)(const tok_nstr *ns, tok_matches *out, const void *ctx, semdex_error *err),
                      const void *ctx, tok_split_behavior behavior, semdex_error *err)
 {
-    tok_matches m = {0};
+    tok_matches *mp = &w->split, m = *mp;
     int rc = 0;
     w->next.n = 0;
     for (size_t i = 0; i < w->pieces.n && !rc; i++) {
@@ -146,7 +146,7 @@ int tok_pieces_split(tok_work *w,
             }
         }
     }
-    sx_free(m.v);
+    *mp = m; /* kept for the next call */
     if (!rc)
         tok_work_swap(w);
     return rc;

@@ -120,6 +120,16 @@ typedef struct tok_tokens {
 
 int tok_tokens_push(tok_tokens *t, int32_t id, uint32_t start, uint32_t end);
 
+/* A range of a piece found by a pre-tokenizer's pattern (tok_pieces_split). */
+typedef struct tok_match {
+    size_t start, end;
+    int is_match;
+} tok_match;
+typedef struct tok_matches {
+    tok_match *v;
+    size_t n, cap;
+} tok_matches;
+
 /* Everything one encode call needs, reused across calls by one thread. */
 typedef struct tok_work {
     tok_piece_list pieces, next; /* pre-tokenizers map pieces -> next, then swap */
@@ -134,6 +144,7 @@ typedef struct tok_work {
     void (*model_scratch_free)(void *);
     struct tok_added_match *matches; /* added-token matches (added.c) */
     size_t matches_cap;
+    tok_matches split;           /* tok_pieces_split's match list */
     /* sequence being encoded: original text */
     const char *text;
     size_t text_len;
@@ -261,15 +272,8 @@ int tok_pretok_apply(const tok_pretok *p, tok_work *w, semdex_error *err);
 
 /* Splits every non-added piece of w->pieces at the ranges found by find()
  * (match list of normalized byte ranges), with the reference's behaviours.
- * find() appends (start, end, is_match) triples covering the whole string. */
-typedef struct tok_match {
-    size_t start, end;
-    int is_match;
-} tok_match;
-typedef struct tok_matches {
-    tok_match *v;
-    size_t n, cap;
-} tok_matches;
+ * find() appends (start, end, is_match) triples covering the whole string
+ * (tok_match, tok_matches: with tok_work above). */
 int tok_pieces_split(tok_work *w,
                      int (*find)(const tok_nstr *ns, tok_matches *out, const void *ctx, semdex_error *err),
                      const void *ctx, tok_split_behavior behavior, semdex_error *err);

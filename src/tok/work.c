@@ -61,6 +61,7 @@ void tok_work_free(tok_work *w)
     sx_free(w->cps);
     sx_free(w->cps2);
     sx_free(w->matches);
+    sx_free(w->split.v);
     if (w->model_scratch && w->model_scratch_free)
         w->model_scratch_free(w->model_scratch);
     memset(w, 0, sizeof *w);
