@@ -8,7 +8,7 @@ CFLAGS  ?= $(OPT) -g
 SAN     ?=
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wvla
-INC      = -Iinclude -Isrc/core -Isrc/tok
+INC      = -Iinclude -Isrc/core -Isrc/tok -Isrc/kern -Isrc/model
 LIBS     = -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -17,7 +17,7 @@ endif
 ALL_CFLAGS = $(WARN) $(INC) $(CFLAGS) -MMD -MP
 
 BUILD   ?= build$(if $(SAN),-san)
-LIB_SRC  = $(wildcard src/core/*.c) $(wildcard src/tok/*.c)
+LIB_SRC  = $(wildcard src/*/*.c)
 CLI_SRC  = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 FUZZ_SRC = $(wildcard fuzz/*.c)

@@ -8,6 +8,8 @@
 #include "semdex.h"
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv); /* cmd_embed.c */
+int cmd_info(int argc, char **argv);  /* cmd_embed.c */
 
 /* Prints "semdex CMD: message" for err to stderr. */
 void cli_print_error(const char *cmd, const semdex_error *err);

@@ -16,6 +16,8 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  tokenize   tokenize JSON lines with a model's tokenizer (see semdex tokenize --help)\n"
+            "  embed      embed JSON lines with a sentence-embedding model (see semdex embed --help)\n"
+            "  info       describe a model directory\n"
             "  version    print the version\n"
             "  help       print this help\n",
             semdex_version());
@@ -89,6 +91,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "tokenize"))
         return cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed"))
+        return cmd_embed(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("semdex %s\n", semdex_version());
         return 0;

@@ -124,6 +124,70 @@ semdex_status semdex_tokenizer_decode(const semdex_tokenizer *tok,
                                       int skip_special, char **out,
                                       semdex_error *err);
 
+
+/* ---------------------------------------------------------------- models */
+
+/* A sentence-embedding model loaded from a directory as the Hugging Face hub
+ * serves it (config.json, model.safetensors or a sharded index, the
+ * tokenizer files, and the sentence-transformers module files). */
+typedef struct semdex_model semdex_model;
+
+typedef struct semdex_model_options {
+    int n_threads; /* 0: all online CPUs */
+} semdex_model_options;
+
+semdex_model_options semdex_model_options_default(void);
+
+/* *out is NULL on failure; errors name the file and the tensor or field. */
+semdex_status semdex_model_load(const char *dir, const semdex_model_options *opts, semdex_model **out,
+                                semdex_error *err);
+void semdex_model_free(semdex_model *model);
+
+typedef struct semdex_model_info {
+    const char *path;           /* the directory it was loaded from */
+    const char *architecture;   /* "BertModel", "XLMRobertaModel", ... */
+    size_t dim;                 /* embedding dimension */
+    size_t hidden, n_layers, n_heads, intermediate, vocab_size;
+    size_t max_length;          /* tokens per input, special tokens included */
+    const char *pooling;        /* "cls", "mean", "max", "mean_sqrt_len", "lasttoken", "weightedmean" */
+    int normalize;              /* nonzero: outputs are L2-normalized */
+    const char *weight_dtype;   /* "float32", "float16", "bfloat16" (as stored) */
+    size_t n_prompts;
+    const char *const *prompt_names; /* n_prompts entries */
+    const char *const *prompts;      /* n_prompts entries */
+    const char *default_prompt_name; /* NULL when none */
+    const char *notes;          /* what was assumed, e.g. missing module files; "" when nothing */
+    uint64_t weights_hash;      /* identity of the weights, for stores */
+} semdex_model_info;
+
+/* Valid as long as the model is not freed. */
+const semdex_model_info *semdex_model_get_info(const semdex_model *model);
+const semdex_tokenizer *semdex_model_tokenizer(const semdex_model *model);
+
+typedef struct semdex_embed_options {
+    const char *prompt_name; /* NULL: the model's default prompt, if any */
+    int normalize;           /* -1: as the model says; 0: never; 1: always */
+    size_t batch_size;       /* inputs per forward pass; 0: 32 */
+} semdex_embed_options;
+
+semdex_embed_options semdex_embed_options_default(void);
+
+/* Embeddings of n inputs.  Zero-initialise before first use; reusable;
+ * release with semdex_embeddings_free. */
+typedef struct semdex_embeddings {
+    size_t n, dim;
+    float *vectors;       /* n x dim, row-major */
+    size_t *n_tokens;     /* tokens fed to the model per input, special tokens included */
+    size_t *n_truncated;  /* tokens dropped per input at max_length (never silent) */
+    size_t cap;           /* allocated inputs (internal) */
+} semdex_embeddings;
+
+/* Embeds texts[i] (lens[i] bytes of UTF-8).  Thread-safe: one model serves
+ * concurrent calls. */
+semdex_status semdex_model_embed(semdex_model *model, const char *const *texts, const size_t *lens, size_t n,
+                                 const semdex_embed_options *opts, semdex_embeddings *out, semdex_error *err);
+void semdex_embeddings_free(semdex_embeddings *e);
+
 #ifdef __cplusplus
 }
 #endif
