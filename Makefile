@@ -9,7 +9,7 @@ SAN     ?=
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wvla
 INC      = -Iinclude -Isrc/core -Isrc/tok -Isrc/kern -Isrc/model
-LIBS     = -lutf8proc -lpcre2-8 -lm -lpthread
+LIBS     = -lutf8proc -lpcre2-8 -lsqlite3 -lm -lpthread
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
