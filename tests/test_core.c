@@ -151,28 +151,40 @@ TEST(error_format_names_file_offset_field)
     CHECK(!strcmp(semdex_strerror((semdex_status)999), "unknown status"));
 }
 
-/* Every allocation of a tokenizer load failing in turn must give a clean
- * out-of-memory error (and, under the sanitizers, no leak or crash). */
+/* Every allocation of a tokenizer load (and of a first encode) failing in
+ * turn must give a clean out-of-memory error (and, under the sanitizers, no
+ * leak or crash), for every family. */
 TEST(tokenizer_load_survives_every_failed_allocation)
 {
-    const char *path = "tests/data/tokenizers/tiny-wordpiece.json";
-    int n;
-    for (n = 0; n < 10000; n++) {
-        sx_alloc_fail_after(n);
-        semdex_error err = {0};
-        semdex_tokenizer *t = NULL;
-        semdex_status st = semdex_tokenizer_load(path, &t, &err);
-        sx_alloc_fail_after(-1);
-        if (st == SEMDEX_OK) {
-            semdex_encoding enc = {0};
-            CHECKF(!semdex_tokenizer_encode(t, "hello world", 11, NULL, 0, NULL, &enc, &err), "after %d: %s", n, err.message);
-            semdex_encoding_free(&enc);
-            semdex_tokenizer_free(t);
-            break;
+    static const char *const paths[] = {
+        "tests/data/tokenizers/tiny-wordpiece.json", "tests/data/tokenizers/tiny-wordpiece-old.json",
+        "tests/data/tokenizers/tiny-unigram.json", "tests/data/tokenizers/tiny-bpe.json"};
+    int total = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        int n;
+        for (n = 0; n < 20000; n++) {
+            sx_alloc_fail_after(n);
+            semdex_error err = {0};
+            semdex_tokenizer *t = NULL;
+            semdex_status st = semdex_tokenizer_load(paths[p], &t, &err);
+            if (st == SEMDEX_OK) {
+                semdex_encoding enc = {0};
+                st = semdex_tokenizer_encode(t, "Hello world, fine caf\xc3\xa9", 21, "pair", 4, NULL, &enc, &err);
+                semdex_encoding_free(&enc);
+                semdex_tokenizer_free(t);
+                sx_alloc_fail_after(-1);
+                if (st == SEMDEX_OK)
+                    break;
+                CHECKF(st == SEMDEX_ERR_NOMEM, "%s: encode, allocation %d: status %d (%s)", paths[p], n, st,
+                       err.message);
+                continue;
+            }
+            sx_alloc_fail_after(-1);
+            CHECKF(st == SEMDEX_ERR_NOMEM, "%s: allocation %d: status %d (%s)", paths[p], n, st, err.message);
+            CHECK(t == NULL);
         }
-        CHECKF(st == SEMDEX_ERR_NOMEM, "allocation %d: status %d (%s)", n, st, err.message);
-        CHECK(t == NULL);
+        CHECK(n > 5 && n < 20000);
+        total += n;
     }
-    CHECK(n > 5 && n < 10000);
-    test_note("%d allocation failure points", n);
+    test_note("%d allocation failure points", total);
 }

@@ -170,7 +170,8 @@ void test_register_fixtures(void)
     qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         for (int t = 0; t < 2; t++) {
-            fixture *fx = calloc(1, sizeof *fx); /* lives for the whole run */
+            static fixture pool[256]; /* lives for the whole run */
+            fixture *fx = &pool[2 * i + (size_t)t];
             snprintf(fx->dir, sizeof fx->dir, "%s/%s", dir, names[i]);
             snprintf(fx->file, sizeof fx->file, "%s", t ? "expected_truncated_16.jsonl" : "expected.jsonl");
             char name[200];

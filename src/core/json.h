@@ -22,7 +22,7 @@ typedef enum json_type {
 typedef struct json_value json_value;
 struct json_value {
     json_type type;
-    uint32_t n;      /* string: bytes; array: items; object: members */
+    uint32_t n;      /* string: bytes; array: items; object: members; number: see json_num_serde */
     uint64_t offset; /* byte offset of the value in the source */
     union {
         double num;
@@ -57,6 +57,10 @@ static inline int json_is_arr(const json_value *v) { return v && v->type == JSON
 static inline int json_is_obj(const json_value *v) { return v && v->type == JSON_OBJECT; }
 static inline int json_is_null(const json_value *v) { return !v || v->type == JSON_NULL; }
 static inline int json_is_bool(const json_value *v) { return v && (v->type == JSON_TRUE || v->type == JSON_FALSE); }
+/* A number as Rust's serde_json reads it by default (no float_roundtrip):
+ * not always the correctly rounded u.num, a few ULPs off for some long
+ * decimals.  For readers that must agree with that bit for bit. */
+double json_num_serde(const json_value *v);
 /* True when v is `true`; def when v is absent or null. */
 int json_bool(const json_value *v, int def);
 const char *json_type_name(json_type t);

@@ -409,9 +409,9 @@ int tok_decoder_load(const json_value *v, tok_decoder *out, semdex_error *err)
         if (!out->children)
             goto nomem;
         for (uint32_t i = 0; i < list->n; i++) {
+            out->n_children++; /* counted first: a partial child is freed too */
             if (tok_decoder_load(json_arr_at(list, i), &out->children[i], err))
                 return -1;
-            out->n_children++;
         }
         return 0;
     }

@@ -243,9 +243,9 @@ int tok_normalizer_load(const json_value *v, tok_normalizer *out, semdex_error *
         if (!out->children)
             return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "out of memory"), -1;
         for (uint32_t i = 0; i < list->n; i++) {
+            out->n_children++; /* counted first: a partial child is freed too */
             if (tok_normalizer_load(json_arr_at(list, i), &out->children[i], err))
                 return -1;
-            out->n_children++;
         }
         return 0;
     }

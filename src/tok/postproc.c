@@ -95,6 +95,7 @@ static int load_template(const json_value *list, const json_value *specials, con
         const json_value *e = json_arr_at(list, i);
         const json_value *seq = json_get(e, "Sequence"), *sp = json_get(e, "SpecialToken");
         tok_tmpl_item *it = &(*items)[i];
+        (*n)++; /* counted first: a partly filled item is freed too */
         const json_value *tid = json_get(seq ? seq : sp, "type_id");
         uint32_t type_id = json_is_num(tid) && tid->u.num >= 0 ? (uint32_t)tid->u.num : 0;
         const json_value *idv = json_get(seq ? seq : sp, "id");
@@ -128,7 +129,6 @@ static int load_template(const json_value *list, const json_value *specials, con
             return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, field, (int64_t)e->offset,
                               "template item must be Sequence or SpecialToken"), -1;
         }
-        (*n)++;
     }
     return 0;
 }
@@ -183,9 +183,9 @@ int tok_post_load(const json_value *v, const tok_vocab *vocab, const tok_added *
         if (!out->children)
             return nomem(err);
         for (uint32_t i = 0; i < list->n; i++) {
+            out->n_children++; /* counted first: a partial child is freed too */
             if (tok_post_load(json_arr_at(list, i), vocab, added, n_added, &out->children[i], err))
                 return -1;
-            out->n_children++;
         }
         return 0;
     }

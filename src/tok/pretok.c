@@ -400,9 +400,9 @@ int tok_pretok_load(const json_value *v, tok_pretok *out, semdex_error *err)
         if (!out->children)
             return nomem(err);
         for (uint32_t i = 0; i < list->n; i++) {
+            out->n_children++; /* counted first: a partial child is freed too */
             if (tok_pretok_load(json_arr_at(list, i), &out->children[i], err))
                 return -1;
-            out->n_children++;
         }
         return 0;
     }

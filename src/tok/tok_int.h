@@ -439,6 +439,8 @@ struct semdex_tokenizer {
     size_t n_added;
     tok_added_set *added_raw;        /* matched on the original text */
     tok_added_set *added_normalized; /* matched after normalization */
+    uint8_t *special_by_id;          /* id -> 1 when a special added token */
+    size_t n_special_by_id;
     size_t truncation_max;           /* from tokenizer.json "truncation" (informational) */
 };
 

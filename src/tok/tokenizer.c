@@ -21,6 +21,25 @@ static int nomem(semdex_error *err)
 
 /* ------------------------------------------------------------- loading */
 
+/* id -> special flag, so that marking special tokens costs one load. */
+static int build_special_table(semdex_tokenizer *t, semdex_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].special && (size_t)t->added[i].id + 1 > n)
+            n = (size_t)t->added[i].id + 1;
+    if (!n)
+        return 0;
+    t->special_by_id = sx_calloc(n, 1);
+    if (!t->special_by_id)
+        return nomem(err);
+    t->n_special_by_id = n;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].special)
+            t->special_by_id[t->added[i].id] = 1;
+    return 0;
+}
+
 static int load_added(semdex_tokenizer *t, const json_value *list, semdex_error *err)
 {
     if (json_is_null(list))
@@ -197,15 +216,16 @@ static int load_from_json_inner(semdex_tokenizer *t, const json_value *root, sem
         return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, NULL, root ? (int64_t)root->offset : -1,
                           "tokenizer.json must be a JSON object"), -1;
     const json_value *v;
+    /* has_* are set first so that a partly loaded stage is freed */
     if (!json_is_null(v = json_get(root, "normalizer"))) {
+        t->has_normalizer = 1;
         if (tok_normalizer_load(v, &t->normalizer, err))
             return -1;
-        t->has_normalizer = 1;
     }
     if (!json_is_null(v = json_get(root, "pre_tokenizer"))) {
+        t->has_pretok = 1;
         if (tok_pretok_load(v, &t->pretok, err))
             return -1;
-        t->has_pretok = 1;
     }
     if (load_model(t, json_get(root, "model"), err))
         return -1;
@@ -223,14 +243,14 @@ static int load_from_json_inner(semdex_tokenizer *t, const json_value *root, sem
     if (tok_post_load(json_get(root, "post_processor"), &t->model.vocab, t->added, t->n_added, &t->post, err))
         return -1;
     if (!json_is_null(v = json_get(root, "decoder"))) {
+        t->has_decoder = 1;
         if (tok_decoder_load(v, &t->decoder, err))
             return -1;
-        t->has_decoder = 1;
     }
     const json_value *tr = json_get(root, "truncation");
     if (json_is_obj(tr) && json_is_num(json_get(tr, "max_length")))
         t->truncation_max = (size_t)json_get(tr, "max_length")->u.num;
-    return build_added_sets(t, err);
+    return build_added_sets(t, err) || build_special_table(t, err) ? -1 : 0;
 }
 
 static int is_dir(const char *path)
@@ -369,7 +389,7 @@ static int load_vocab_txt(semdex_tokenizer *t, const char *dir, semdex_error *er
             goto out;
         }
     }
-    rc = build_added_sets(t, err);
+    rc = build_added_sets(t, err) || build_special_table(t, err) ? -1 : 0;
 out:
     for (int i = 0; i < 5; i++)
         sx_free(owned[i]);
@@ -474,6 +494,7 @@ void semdex_tokenizer_free(semdex_tokenizer *t)
     sx_free(t->added);
     tok_added_set_free(t->added_raw);
     tok_added_set_free(t->added_normalized);
+    sx_free(t->special_by_id);
     sx_free(t->path);
     sx_free(t);
 }
@@ -684,10 +705,7 @@ static void enc_push(semdex_encoding *e, int32_t id, uint32_t type, uint32_t s, 
 
 static int is_special_id(const semdex_tokenizer *t, int32_t id)
 {
-    for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].id == id)
-            return t->added[i].special;
-    return 0;
+    return id >= 0 && (size_t)id < t->n_special_by_id && t->special_by_id[id];
 }
 
 /* Finds the template processor (directly or inside a Sequence). */
