@@ -317,7 +317,7 @@ int tok_nstr_filter(tok_nstr *ns, int (*keep)(uint32_t, const void *), const voi
                     tok_edits *ed, tok_nstr *scratch)
 {
     ed->n = 0;
-    size_t removed_total = 0, leading = 0;
+    size_t leading = 0;
     int any = 0;
     for (size_t i = 0; i < ns->len;) {
         int l;
@@ -328,14 +328,12 @@ int tok_nstr_filter(tok_nstr *ns, int (*keep)(uint32_t, const void *), const voi
                 return -1;
         } else {
             any = 1;
-            removed_total++;
             if (ed->n)
                 ed->v[ed->n - 1].change--;
             else
                 leading++;
         }
     }
-    (void)removed_total;
     if (!any)
         return 0;
     return tok_nstr_transform(ns, ed, leading, scratch);
@@ -362,8 +360,8 @@ int tok_nstr_strip(tok_nstr *ns, int left, int right, tok_edits *ed, tok_nstr *s
         lead = 0;
     if (!right)
         trail = 0;
-    if (lead == nchars)
-        trail = right ? trail : 0;
+    /* all whitespace: everything goes (the reference counts both ends over
+     * the whole string, and removes each character once) */
     if (!lead && !trail)
         return 0;
     ed->n = 0;
