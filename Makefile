@@ -55,9 +55,9 @@ test: semdex $(BUILD)/test_runner
 	@SEMDEX_BIN=./semdex $(BUILD)/test_runner
 
 # Exported symbols must carry the semdex_ prefix, or be the library's
-# internal sx_/tok_/json_ namespaces (never exported in a shared build).
+# internal sx_/tok_/json_/hnsw_/bm25_/analyze_/seg_/fuse_ namespaces (never exported in a shared build).
 check-symbols: $(BUILD)/libsemdex.a
-	@bad=$$(nm -g --defined-only $< | awk 'NF==3{print $$3}' | grep -Ev '^(semdex_|sx_|tok_|json_)' || true); \
+	@bad=$$(nm -g --defined-only $< | awk 'NF==3{print $$3}' | grep -Ev '^(semdex_|sx_|tok_|json_|hnsw_|bm25_|analyze_|analyzer_|seg_|fuse_)' || true); \
 	if [ -n "$$bad" ]; then echo "unprefixed symbols:"; echo "$$bad"; exit 1; else echo "symbols ok"; fi
 
 # libFuzzer harnesses (clang); `make fuzz FUZZ_SECONDS=600` runs each.
@@ -80,8 +80,26 @@ example: semdex
 bench-tok: libsemdex.a
 	bash bench/tok/run.sh
 
+# SGEMM ceiling: FMA peak, our packed kernel and OpenBLAS (if installed), 1 and 2 threads.
+bench-kern: libsemdex.a
+	@mkdir -p bench/out
+	$(CC) $(WARN) $(INC) $(CFLAGS) bench/kern/sgemm.c libsemdex.a $(LIBS) -ldl -o bench/out/bench_sgemm
+	bench/out/bench_sgemm
+
+# Keyword search: semdex BM25 vs SQLite FTS5 (unicode61, trigram) on XQuAD en/zh (bench/keyword/README.md)
+bench-keyword: semdex libsemdex.a
+	bash bench/keyword/run.sh
+
+# Encoder: semdex vs ONNX Runtime and PyTorch on the all-MiniLM-L6-v2 shape (bench/README.md)
+bench-encoder: libsemdex.a
+	bash bench/encoder/run.sh
+
+# ANN: semdex HNSW vs hnswlib and FAISS (BENCH_ANN_1M=1 adds 1M vectors)
+bench-ann: semdex
+	bash bench/ann/run.sh
+
 clean:
 	rm -rf build build-san build-fuzz semdex libsemdex.a
 
-.PHONY: all test example clean check-symbols fuzz fuzz-build bench-tok libsemdex.a
+.PHONY: all test example clean check-symbols fuzz fuzz-build bench-tok bench-kern bench-keyword bench-encoder bench-ann libsemdex.a
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -10,6 +10,24 @@
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv); /* cmd_embed.c */
 int cmd_info(int argc, char **argv);  /* cmd_embed.c */
+int cmd_eval(int argc, char **argv);  /* cmd_eval.c */
+int cmd_bench(int argc, char **argv); /* cmd_bench.c */
+
+int cmd_add(int argc, char **argv);    /* cmd_add.c */
+int cmd_search(int argc, char **argv); /* cmd_store.c */
+int cmd_rm(int argc, char **argv);     /* cmd_store.c */
+int cmd_stats(int argc, char **argv);  /* cmd_store.c */
+int cmd_doctor(int argc, char **argv); /* cmd_store.c */
+
+/* The options every store command takes (cmd_store.c): -d DB, -c NAME. */
+typedef struct cli_store_args {
+    const char *db;
+    const char *collection; /* "default" unless given */
+} cli_store_args;
+void cli_store_args_init(cli_store_args *sa);
+/* Consumes argv[*i] (and its value) when it is -d/--db or -c/--collection:
+ * returns 1, or -1 (reported) when the value is missing; 0 otherwise. */
+int cli_store_arg(cli_store_args *sa, const char *cmd, int argc, char **argv, int *i);
 
 /* Prints "semdex CMD: message" for err to stderr. */
 void cli_print_error(const char *cmd, const semdex_error *err);

@@ -18,6 +18,13 @@ static void usage(FILE *f)
             "  tokenize   tokenize JSON lines with a model's tokenizer (see semdex tokenize --help)\n"
             "  embed      embed JSON lines with a sentence-embedding model (see semdex embed --help)\n"
             "  info       describe a model directory\n"
+            "  add        add documents (JSONL, text files) to a store (see semdex add --help)\n"
+            "  search     search a store: hybrid, vector or keyword (see semdex search --help)\n"
+            "  rm         remove documents from a store by id\n"
+            "  stats      describe a store and its collections\n"
+            "  doctor     check a store's consistency (exit 0 when consistent)\n"
+            "  eval       measure retrieval on a BEIR-style set or XQuAD (see semdex eval --help)\n"
+            "  bench      benchmarks: semdex bench ann (HNSW recall and QPS on .fvecs files)\n"
             "  version    print the version\n"
             "  help       print this help\n",
             semdex_version());
@@ -95,6 +102,20 @@ int main(int argc, char **argv)
         return cmd_embed(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "add"))
+        return cmd_add(argc - 1, argv + 1);
+    if (!strcmp(cmd, "search"))
+        return cmd_search(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rm"))
+        return cmd_rm(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stats"))
+        return cmd_stats(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor"))
+        return cmd_doctor(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("semdex %s\n", semdex_version());
         return 0;

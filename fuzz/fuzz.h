@@ -19,6 +19,13 @@ int fuzz_tokenizer_json(const uint8_t *data, size_t size);
 int fuzz_wordpiece(const uint8_t *data, size_t size);
 int fuzz_unigram(const uint8_t *data, size_t size);
 int fuzz_bpe(const uint8_t *data, size_t size);
+int fuzz_safetensors(const uint8_t *data, size_t size);
+int fuzz_model_config(const uint8_t *data, size_t size);
+int fuzz_hnsw_image(const uint8_t *data, size_t size);
+int fuzz_vecs(const uint8_t *data, size_t size);
+int fuzz_jsonl_docs(const uint8_t *data, size_t size);
+int fuzz_filter(const uint8_t *data, size_t size);
+int fuzz_analyze(const uint8_t *data, size_t size);
 
 /* Shared by the family harnesses: loads the fixture tokenizer NAME once
  * (from $SEMDEX_FIXTURES/tokenizers/NAME, default ../shared/fixtures) and

@@ -76,13 +76,13 @@ function main() {
     pad('family', 10),
     lpad('semdex MB/s', 11),
     lpad('tok/s', 8),
-    lpad('HF MB/s', 9),
+    lpad('HF batch MB/s', 14),
     lpad('tok/s', 8),
     lpad('ratio', 8),
     lpad('goal', 7),
     pad('  status', 9),
     pad('ids', 5),
-    lpad('HF batch MB/s', 14),
+    lpad('HF call MB/s', 13),
     lpad('ratio', 8),
   ].join(' ')
   out.push(header)
@@ -106,7 +106,11 @@ function main() {
     const hMB = bytes / hPass / 1e6
     const sTok = sOk ? num(s.tokens) / sPass : NaN
     const hTok = hOk ? num(h.tokens) / hPass : NaN
-    const ratio = hPass / sPass
+    // The goal is judged against HF's encodeBatch on one thread: the per-call
+    // figure is dominated by the Node binding's fixed cost of each call.
+    const hBatch = hOk && h.batch_median_pass_s ? num(h.batch_median_pass_s) : NaN
+    const ratio = hBatch / sPass
+    const callRatio = hPass / sPass
     const goal = GOALS[t.family]
     // A figure counts only when both sides produced the reference ids.
     const sBad = sOk && num(s.id_mismatches) > 0
@@ -125,8 +129,7 @@ function main() {
     const ids = !sOk && !hOk ? '-' : sBad || hBad ? 'DIFF' : 'ok'
     if (sBad) notes.push(`${name}: semdex ids differ from the reference on ${s.id_mismatches} of ${s.records} inputs (first: input ${s.first_mismatch}; ${s.tokens} tokens, reference ${h && h.tokens ? h.tokens : '?'})`)
     if (hBad) notes.push(`${name}: HF ids differ from the reference on ${h.id_mismatches} of ${h.records} inputs (first: input ${h.first_mismatch})`)
-    const hb = hOk && h.batch_median_pass_s ? bytes / num(h.batch_median_pass_s) / 1e6 : NaN
-    const bratio = hOk && h.batch_median_pass_s ? num(h.batch_median_pass_s) / sPass : NaN
+    const hb = bytes / hBatch / 1e6
     if (hOk && h.call_overhead_us) overheads.push(`${name} ${num(h.call_overhead_us).toFixed(1)}`)
     for (const [side, r] of [['semdex', s], ['HF', h]]) {
       if (r && r.kind === 'ERROR') notes.push(`${name}: ${side} failed: ${r.msg}`)
@@ -138,21 +141,22 @@ function main() {
         pad(t.family || '?', 10),
         lpad(f2(sMB), 11),
         lpad(si(sTok), 8),
-        lpad(f2(hMB), 9),
-        lpad(si(hTok), 8),
+        lpad(f2(hb), 14),
+        lpad(si(hTok * hPass / hBatch), 8),
         lpad(Number.isFinite(ratio) ? ratio.toFixed(2) + 'x' : '-', 8),
         lpad(goal !== undefined ? '>=' + goal.toFixed(1) + 'x' : '-', 7),
         pad('  ' + status, 9),
         pad(ids, 5),
-        lpad(f2(hb), 14),
-        lpad(Number.isFinite(bratio) ? bratio.toFixed(2) + 'x' : '-', 8),
+        lpad(f2(hMB), 13),
+        lpad(Number.isFinite(callRatio) ? callRatio.toFixed(2) + 'x' : '-', 8),
       ].join(' '),
     )
   }
   out.push('')
-  out.push('ratio = semdex throughput / HF throughput (HF: one `await encode(text, pair)` per input, one at a time).')
-  out.push('HF batch MB/s and the last ratio are informational: encodeBatch on one thread, which spreads the')
-  out.push("Node binding's fixed cost per encode call (a thread-pool hop and a Promise) over the whole corpus.")
+  out.push('ratio = semdex throughput / HF throughput with encodeBatch on one thread (RAYON_NUM_THREADS=1): the')
+  out.push("anchor, as it spreads the Node binding's fixed cost per call over the corpus (the 40 pairs go one at")
+  out.push('a time: the binding refuses pairs in a batch).  HF call MB/s and the last ratio are informational:')
+  out.push('one `await encode(text, pair)` per input, dominated by the per-call cost of the binding.')
   if (overheads.length) out.push(`HF cost of one encode("") call, us: ${overheads.join(', ')}.`)
   for (const n of notes) out.push('note: ' + n)
 
@@ -162,7 +166,7 @@ function main() {
     const s = load.semdex_load
     const h = load.hf_load
     const vs = (h && h.vocab_size) || (s && s.vocab_size) || '?'
-    out.push(`Load time of a tokenizer.json with a ${Number(vs).toLocaleString('en-US')}-piece Unigram vocabulary (median of ${(s || h || {}).reps || '?'}):`)
+    out.push(`Load time of a tokenizer.json with a ${Number(vs).toLocaleString('en-US')}-piece Unigram vocabulary (median of ${(s && s.reps) || (h && h.reps) || '?'}):`)
     if (s && s.kind === 'RESULT') {
       const ms = num(s.median_s) * 1e3
       const ok = ms < LOAD_GOAL_MS

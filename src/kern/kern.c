@@ -1,40 +1,184 @@
-/* kern.c: kernel dispatch.  For now every entry point runs the reference;
- * the fast paths (gemm_avx2.c, ...) plug in here, chosen once by asking the
- * CPU.  The thread pool lives in pool.c. */
-#include "kern.h"
+/* kern.c: kernel dispatch.  The first call asks the CPU what it has
+ * (__builtin_cpu_supports, cpuid for F16C; never the build machine's flags)
+ * and publishes one table of kernels, the AVX2/FMA one (gemm_avx2.c,
+ * ops_avx2.c) or the references (ref.c); SEMDEX_KERNEL=reference pins the
+ * references.  Also the packed-weight object, whose layout follows the table.
+ * The thread pool lives in pool.c.  Knows nothing of models. */
+#include "kern_int.h"
 #include "alloc.h"
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if KERN_X86
+#include <cpuid.h>
+#endif
+
+typedef void (*gemm_fn)(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t,
+                        const float *, kern_pool *);
+
+typedef struct kern_vtable {
+    const char *name;
+    kern_packed_layout layout;
+    gemm_fn sgemm_nt, sgemm_nn;
+    void (*add_layernorm)(float *, const float *, size_t, size_t, const float *, const float *, float);
+    void (*gelu_erf)(float *, size_t);
+    void (*gelu_tanh)(float *, size_t);
+    void (*softmax)(float *, size_t);
+    void (*f16_to_f32)(const uint16_t *, float *, size_t);
+    void (*bf16_to_f32)(const uint16_t *, float *, size_t);
+    float (*dot)(const float *, const float *, size_t);
+    float (*l2sq)(const float *, const float *, size_t);
+} kern_vtable;
+
+/* ----------------------------------------------- the reference table */
+
+/* The reference products, rows split over the pool: every output is
+ * computed by kern_ref_sgemm_nt/_nn itself, so the results are the
+ * reference's bit for bit, only sooner. */
+typedef struct ref_gemm_job {
+    int nn;
+    size_t M, N, K, lda, ldb, ldc, rows_per;
+    const float *A, *B, *bias;
+    float *C;
+} ref_gemm_job;
+
+static void ref_gemm_task(void *ctx, size_t t)
+{
+    const ref_gemm_job *j = ctx;
+    size_t i0 = t * j->rows_per, m = j->M - i0 < j->rows_per ? j->M - i0 : j->rows_per;
+    if (j->nn)
+        kern_ref_sgemm_nn(m, j->N, j->K, j->A + i0 * j->lda, j->lda, j->B, j->ldb, j->C + i0 * j->ldc, j->ldc,
+                          j->bias);
+    else
+        kern_ref_sgemm_nt(m, j->N, j->K, j->A + i0 * j->lda, j->lda, j->B, j->ldb, j->C + i0 * j->ldc, j->ldc,
+                          j->bias);
+}
+
+static void ref_gemm(int nn, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+                     size_t ldb, float *C, size_t ldc, const float *bias, kern_pool *pool)
+{
+    size_t nth = (size_t)kern_pool_size(pool);
+    if (!M)
+        return;
+    ref_gemm_job j = {nn, M, N, K, lda, ldb, ldc, (M + nth - 1) / nth, A, B, bias, C};
+    kern_pool_run(pool, ref_gemm_task, &j, (M + j.rows_per - 1) / j.rows_per);
+}
+
+static void ref_sgemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                         float *C, size_t ldc, const float *bias, kern_pool *pool)
+{
+    ref_gemm(0, M, N, K, A, lda, B, ldb, C, ldc, bias, pool);
+}
+
+static void ref_sgemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                         float *C, size_t ldc, const float *bias, kern_pool *pool)
+{
+    ref_gemm(1, M, N, K, A, lda, B, ldb, C, ldc, bias, pool);
+}
+
+static void ref_f16_to_f32(const uint16_t *src, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = kern_ref_f16_to_f32(src[i]);
+}
+
+static void ref_bf16_to_f32(const uint16_t *src, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = kern_ref_bf16_to_f32(src[i]);
+}
+
+static const kern_vtable ref_table = {
+    .name = "reference",
+    .layout = KERN_PACKED_ROWS,
+    .sgemm_nt = ref_sgemm_nt,
+    .sgemm_nn = ref_sgemm_nn,
+    .add_layernorm = kern_ref_add_layernorm,
+    .gelu_erf = kern_ref_gelu_erf,
+    .gelu_tanh = kern_ref_gelu_tanh,
+    .softmax = kern_ref_softmax,
+    .f16_to_f32 = ref_f16_to_f32,
+    .bf16_to_f32 = ref_bf16_to_f32,
+    .dot = kern_ref_dot,
+    .l2sq = kern_ref_l2sq,
+};
+
+/* ---------------------------------------------------- the AVX2 table */
+
+#if KERN_X86
+static kern_vtable avx2_table = {
+    .name = "avx2-fma",
+    .layout = KERN_PACKED_PANELS,
+    .sgemm_nt = kern_avx2_sgemm_nt,
+    .sgemm_nn = kern_avx2_sgemm_nn,
+    .add_layernorm = kern_avx2_add_layernorm,
+    .gelu_erf = kern_avx2_gelu_erf,
+    .gelu_tanh = kern_avx2_gelu_tanh,
+    .softmax = kern_avx2_softmax,
+    .f16_to_f32 = ref_f16_to_f32, /* kern_avx2_f16_to_f32 where the CPU has F16C */
+    .bf16_to_f32 = kern_avx2_bf16_to_f32,
+    .dot = kern_avx2_dot,
+    .l2sq = kern_avx2_l2sq,
+};
+
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static const char *chosen = "reference";
+static _Atomic(const kern_vtable *) table;
 
 static void choose(void)
 {
+    const kern_vtable *t = &ref_table;
     const char *pin = getenv("SEMDEX_KERNEL");
+#if KERN_X86
+    __builtin_cpu_init();
+    /* __builtin_cpu_supports also checks that the OS saves the ymm state */
+    if (!(pin && !strcmp(pin, "reference")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (cpu_has_f16c())
+            avx2_table.f16_to_f32 = kern_avx2_f16_to_f32;
+        t = &avx2_table;
+    }
+#else
     (void)pin;
-    chosen = "reference";
+#endif
+    atomic_store_explicit(&table, t, memory_order_release);
 }
 
-void kern_init(void) { pthread_once(&once, choose); }
-const char *kern_name(void)
+/* The one-time function table (hnswlib's pattern): after the first call a
+ * single acquire load. */
+static inline const kern_vtable *vt(void)
 {
-    kern_init();
-    return chosen;
+    const kern_vtable *t = atomic_load_explicit(&table, memory_order_acquire);
+    if (!t) {
+        pthread_once(&once, choose);
+        t = atomic_load_explicit(&table, memory_order_acquire);
+    }
+    return t;
 }
+
+void kern_init(void) { (void)vt(); }
+const char *kern_name(void) { return vt()->name; }
+
+/* ------------------------------------------------------------- gemm */
 
 void kern_sgemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                    float *C, size_t ldc, const float *bias, kern_pool *pool)
 {
-    (void)pool;
-    kern_ref_sgemm_nt(M, N, K, A, lda, B, ldb, C, ldc, bias);
+    vt()->sgemm_nt(M, N, K, A, lda, B, ldb, C, ldc, bias, pool);
 }
 
-struct kern_packed {
-    size_t n, k;
-    float *b; /* N x K copy */
-};
+void kern_sgemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                   float *C, size_t ldc, const float *bias, kern_pool *pool)
+{
+    vt()->sgemm_nn(M, N, K, A, lda, B, ldb, C, ldc, bias, pool);
+}
 
 kern_packed *kern_pack_nt(const float *B, size_t N, size_t K, size_t ldb)
 {
@@ -43,11 +187,24 @@ kern_packed *kern_pack_nt(const float *B, size_t N, size_t K, size_t ldb)
         return NULL;
     p->n = N;
     p->k = K;
-    p->b = sx_malloc(N * K * sizeof *p->b + 1);
-    if (!p->b) {
+    p->layout = vt()->layout;
+    size_t rows = p->layout == KERN_PACKED_PANELS ? (N + KERN_NR - 1) / KERN_NR * KERN_NR : N;
+    if (K && rows > (SIZE_MAX - 64) / sizeof(float) / K) {
         sx_free(p);
         return NULL;
     }
+    p->raw = sx_malloc(rows * K * sizeof(float) + 64);
+    if (!p->raw) {
+        sx_free(p);
+        return NULL;
+    }
+    p->b = (float *)(((uintptr_t)p->raw + 63) & ~(uintptr_t)63);
+#if KERN_X86
+    if (p->layout == KERN_PACKED_PANELS) {
+        kern_avx2_pack_nt(p->b, B, N, K, ldb);
+        return p;
+    }
+#endif
     for (size_t i = 0; i < N; i++)
         memcpy(p->b + i * K, B + i * ldb, K * sizeof *B);
     return p;
@@ -57,7 +214,7 @@ void kern_packed_free(kern_packed *p)
 {
     if (!p)
         return;
-    sx_free(p->b);
+    sx_free(p->raw);
     sx_free(p);
 }
 
@@ -67,26 +224,26 @@ size_t kern_packed_cols(const kern_packed *p) { return p->k; }
 void kern_sgemm_packed(size_t M, const float *A, size_t lda, const kern_packed *B, float *C, size_t ldc,
                        const float *bias, kern_pool *pool)
 {
-    kern_sgemm_nt(M, B->n, B->k, A, lda, B->b, B->k, C, ldc, bias, pool);
+#if KERN_X86
+    if (B->layout == KERN_PACKED_PANELS) {
+        kern_avx2_sgemm_panels(M, B->n, B->k, A, lda, B->b, C, ldc, bias, pool);
+        return;
+    }
+#endif
+    ref_sgemm_nt(M, B->n, B->k, A, lda, B->b, B->k, C, ldc, bias, pool);
 }
+
+/* ---------------------------------------------------- the rest */
 
 void kern_add_layernorm(float *x, const float *residual, size_t rows, size_t dim, const float *gamma,
                         const float *beta, float eps)
 {
-    kern_ref_add_layernorm(x, residual, rows, dim, gamma, beta, eps);
+    vt()->add_layernorm(x, residual, rows, dim, gamma, beta, eps);
 }
-void kern_gelu_erf(float *x, size_t n) { kern_ref_gelu_erf(x, n); }
-void kern_gelu_tanh(float *x, size_t n) { kern_ref_gelu_tanh(x, n); }
-void kern_softmax(float *x, size_t n) { kern_ref_softmax(x, n); }
-void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = kern_ref_f16_to_f32(src[i]);
-}
-void kern_bf16_to_f32(const uint16_t *src, float *dst, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = kern_ref_bf16_to_f32(src[i]);
-}
-float kern_dot(const float *a, const float *b, size_t n) { return kern_ref_dot(a, b, n); }
-float kern_l2sq(const float *a, const float *b, size_t n) { return kern_ref_l2sq(a, b, n); }
+void kern_gelu_erf(float *x, size_t n) { vt()->gelu_erf(x, n); }
+void kern_gelu_tanh(float *x, size_t n) { vt()->gelu_tanh(x, n); }
+void kern_softmax(float *x, size_t n) { vt()->softmax(x, n); }
+void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n) { vt()->f16_to_f32(src, dst, n); }
+void kern_bf16_to_f32(const uint16_t *src, float *dst, size_t n) { vt()->bf16_to_f32(src, dst, n); }
+float kern_dot(const float *a, const float *b, size_t n) { return vt()->dot(a, b, n); }
+float kern_l2sq(const float *a, const float *b, size_t n) { return vt()->l2sq(a, b, n); }

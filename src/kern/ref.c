@@ -5,6 +5,13 @@
 #include <math.h>
 #include <string.h>
 
+/* Products and sums round separately, as written: no contraction into FMA
+ * (GCC does not contract in ISO C mode, -std=c11; clang would, where the
+ * target has FMA). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 void kern_ref_sgemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                        float *C, size_t ldc, const float *bias)
 {
@@ -13,6 +20,18 @@ void kern_ref_sgemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
             float s = 0;
             for (size_t k = 0; k < K; k++)
                 s += A[i * lda + k] * B[j * ldb + k];
+            C[i * ldc + j] = s + (bias ? bias[j] : 0.0f);
+        }
+}
+
+void kern_ref_sgemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                       float *C, size_t ldc, const float *bias)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            float s = 0;
+            for (size_t k = 0; k < K; k++)
+                s += A[i * lda + k] * B[k * ldb + j];
             C[i * ldc + j] = s + (bias ? bias[j] : 0.0f);
         }
 }
