@@ -56,12 +56,14 @@ static int load_cls_sep(const json_value *v, tok_post *out, int roberta, semdex_
     out->pair = sx_calloc(6, sizeof *out->pair);
     if (!out->single || !out->pair)
         return nomem(err);
+    /* counted before they are filled: a partly filled template is freed too */
+    out->n_single = 3;
+    out->n_pair = roberta ? 6 : 5;
     if (item_special(&out->single[0], cls, 0))
         return nomem(err);
     item_seq(&out->single[1], 0, 0);
     if (item_special(&out->single[2], sep, 0))
         return nomem(err);
-    out->n_single = 3;
     size_t k = 0;
     uint32_t b_type = roberta ? 0 : 1;
     if (item_special(&out->pair[k++], cls, 0))
@@ -74,8 +76,7 @@ static int load_cls_sep(const json_value *v, tok_post *out, int roberta, semdex_
     item_seq(&out->pair[k++], 1, b_type);
     if (item_special(&out->pair[k++], sep, b_type))
         return nomem(err);
-    out->n_pair = k;
-    return 0;
+    return k == out->n_pair ? 0 : -1;
 }
 
 static int load_template(const json_value *list, const json_value *specials, const char *field,
