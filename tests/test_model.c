@@ -467,6 +467,31 @@ TEST(model_batch_of_64_equals_alone)
     fx_free(&f);
 }
 
+/* Once calls have grown the workspace, the same call allocates nothing:
+ * every allocation failing must not matter.  (Warmed three times: the
+ * tokenizer's per-piece scratch settles over a few calls of varied texts;
+ * the model's own workspace after one.) */
+TEST(model_warm_embed_allocates_nothing)
+{
+    char dir[1024];
+    semdex_model *m = load_model(fixture_path(dir, sizeof dir, "xlmr-384-mean-fp16", NULL), 2);
+    CHECK(m);
+    const char *texts[3] = {"a first text", "", "Ein zweiter, etwas l\xc3\xa4ngerer Text mit mehr W\xc3\xb6rtern."};
+    size_t lens[3] = {strlen(texts[0]), 0, strlen(texts[2])};
+    semdex_embeddings e = {0};
+    semdex_error err = {0};
+    for (int rep = 0; rep < 3; rep++)
+        CHECK(!semdex_model_embed(m, texts, lens, 3, NULL, &e, &err));
+    float first = e.vectors[0];
+    sx_alloc_fail_after(0);
+    semdex_status st = semdex_model_embed(m, texts, lens, 3, NULL, &e, &err);
+    long made = sx_alloc_fail_after(-1);
+    CHECKF(st == SEMDEX_OK && made == 0, "status %d, %ld allocations attempted", st, made);
+    CHECK(e.vectors[0] == first);
+    semdex_embeddings_free(&e);
+    semdex_model_free(m);
+}
+
 typedef struct thread_arg {
     semdex_model *m;
     const char **texts;

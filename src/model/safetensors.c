@@ -301,12 +301,6 @@ void model_st_file_release(model_st_file *f)
 
 /* ------------------------------------------------------------ checkpoints */
 
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return !stat(path, &sb);
-}
-
 static semdex_status index_add(model_checkpoint *ck, const model_tensor *t, const char *file, semdex_error *err)
 {
     int r = sx_strmap_put(&ck->names, t->name, strlen(t->name), (int32_t)ck->n_all, NULL);
@@ -421,15 +415,15 @@ semdex_status model_checkpoint_open(const char *dir, model_checkpoint *ck, semde
         return sx_err_set(err, SEMDEX_ERR_NOMEM, dir, NULL, -1, "out of memory");
     semdex_status st;
     snprintf(path, plen, "%s/model.safetensors", dir);
-    if (file_exists(path)) {
+    if (model_file_exists(path)) {
         st = open_single(ck, path, err);
     } else {
         snprintf(path, plen, "%s/model.safetensors.index.json", dir);
-        if (file_exists(path)) {
+        if (model_file_exists(path)) {
             st = open_sharded(ck, dir, path, err);
         } else {
             snprintf(path, plen, "%s/pytorch_model.bin", dir);
-            int has_bin = file_exists(path);
+            int has_bin = model_file_exists(path);
             snprintf(path, plen, "%s/model.safetensors", dir);
             st = sx_err_set(err, SEMDEX_ERR_IO, path, NULL, -1,
                             "missing: no model.safetensors or model.safetensors.index.json in the model "
