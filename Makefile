@@ -72,10 +72,17 @@ fuzz: fuzz-build
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 build-fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
 
-# The main job on the bundled example: tokenize examples/texts.jsonl with the
-# bundled all-MiniLM-L6-v2 tokenizer (later: index and search the examples).
+# The main job on the bundled examples: tokenize example texts with the bundled
+# all-MiniLM-L6-v2 tokenizer, index examples/docs in a store (keyword index:
+# no model weights are bundled) and search it in English and Chinese.
+EXAMPLE_DB ?= build/example.db
 example: semdex
 	./semdex tokenize -m examples/models/all-MiniLM-L6-v2 < examples/texts.jsonl
+	@rm -f $(EXAMPLE_DB) $(EXAMPLE_DB)-wal $(EXAMPLE_DB)-shm
+	./semdex add -d $(EXAMPLE_DB) examples/docs/*
+	./semdex search -d $(EXAMPLE_DB) -k 3 "why retrieve passages before answering"
+	./semdex search -d $(EXAMPLE_DB) -k 3 "中文分词 关键词检索"
+	./semdex doctor -d $(EXAMPLE_DB)
 
 bench-tok: libsemdex.a
 	bash bench/tok/run.sh
