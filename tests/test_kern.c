@@ -79,7 +79,7 @@ typedef struct gemm_shape {
 static const gemm_shape gemm_shapes[] = {
     {0, 5, 7},    {5, 0, 7},     {5, 7, 0},      {1, 1, 1},     {1, 7, 17},     {7, 1, 383}, {17, 17, 17},
     {1, 384, 384}, {16, 384, 384}, {37, 1536, 384}, {5, 17, 1023}, {6, 16, 256}, {13, 33, 513},
-    {150, 40, 300}, {7, 1023, 7},
+    {150, 40, 300}, {7, 1023, 7}, {290, 33, 20},
 };
 
 /* The fast product sums each output's K products in index order, as the

@@ -44,10 +44,10 @@ typedef struct gemm_job {
     float *C;
     size_t ldc;
     const float *bias;
-    size_t mc, kc;       /* block sizes */
+    size_t kc;           /* depth of a block */
+    size_t n_tiles;      /* ceil(M / MR): rows of tiles */
     size_t n_panels;     /* ceil(N / NR) */
-    size_t panels_per;   /* panels per task */
-    size_t nt;           /* tasks along N */
+    size_t mt, nt;       /* tasks along M and along N */
 } gemm_job;
 
 /* ------------------------------------------------------------- packing */
@@ -238,12 +238,17 @@ static KERN_AVX2 void gemm_block(const gemm_job *j, size_t i0, size_t i1, size_t
     }
 }
 
+/* Task t: the t/nt-th of mt even shares of the tile rows (sizes differ by
+ * one tile at most, so equal numbers of tasks are equal work) and the
+ * t%nt-th of nt even shares of the panels. */
 static void gemm_task(void *ctx, size_t t)
 {
     const gemm_job *j = ctx;
     size_t ti = t / j->nt, tj = t % j->nt;
-    size_t i0 = ti * j->mc, i1 = i0 + j->mc < j->M ? i0 + j->mc : j->M;
-    size_t p0 = tj * j->panels_per, p1 = p0 + j->panels_per < j->n_panels ? p0 + j->panels_per : j->n_panels;
+    size_t i0 = ti * j->n_tiles / j->mt * KERN_MR, i1 = (ti + 1) * j->n_tiles / j->mt * KERN_MR;
+    size_t p0 = tj * j->n_panels / j->nt, p1 = (tj + 1) * j->n_panels / j->nt;
+    if (i1 > j->M)
+        i1 = j->M;
     if (i0 < i1 && p0 < p1)
         gemm_block(j, i0, i1, p0, p1);
 }
@@ -270,21 +275,20 @@ static void gemm_run(gemm_job *j, kern_pool *pool)
         j->kc = KERN_KC;
     /* row blocks: as many as MC_MAX needs, rounded up to a multiple of the
      * threads so that each gets the same number */
-    size_t mt = div_up(j->M, MC_MAX);
-    if (nth > 1 && mt > 1)
-        mt = div_up(mt, nth) * nth;
-    j->mc = div_up(div_up(j->M, mt), KERN_MR) * KERN_MR;
-    mt = div_up(j->M, j->mc);
+    j->n_tiles = div_up(j->M, KERN_MR);
+    j->mt = div_up(j->n_tiles, MC_MAX / KERN_MR);
+    if (nth > 1 && j->mt > 1)
+        j->mt = div_up(j->mt, nth) * nth;
+    if (j->mt > j->n_tiles)
+        j->mt = j->n_tiles;
     /* column blocks when rows alone give too few tasks (small M) */
     j->n_panels = div_up(j->N, KERN_NR);
-    size_t nt = 1;
-    if (nth > 1 && mt < 2 * nth)
-        nt = div_up(2 * nth, mt);
-    if (nt > j->n_panels)
-        nt = j->n_panels;
-    j->panels_per = div_up(j->n_panels, nt);
-    j->nt = div_up(j->n_panels, j->panels_per);
-    kern_pool_run(nth > 1 ? pool : NULL, gemm_task, j, mt * j->nt);
+    j->nt = 1;
+    if (nth > 1 && j->mt < 2 * nth)
+        j->nt = div_up(2 * nth, j->mt);
+    if (j->nt > j->n_panels)
+        j->nt = j->n_panels;
+    kern_pool_run(nth > 1 ? pool : NULL, gemm_task, j, j->mt * j->nt);
 }
 
 void kern_avx2_sgemm_panels(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *panels,
