@@ -118,6 +118,9 @@ TEST(hnsw_rejects_bad_parameters)
     CHECK(hnsw_search(h, ok, 0, 10, NULL, NULL, lab, NULL) == 0);
     float d[4];
     CHECK(hnsw_search(h, ok, 4, 1, NULL, NULL, lab, d) == 1 && lab[0] == 7 && d[0] == 0);
+    /* absurd k and ef are bounded by the index, not allocated */
+    CHECK(hnsw_search(h, ok, 4, SIZE_MAX / 2, NULL, NULL, lab, d) == 1);
+    CHECK(hnsw_search_exact(h, ok, SIZE_MAX / 2, NULL, NULL, lab, d) == 1);
     hnsw_free(h);
     hnsw_free(NULL);
 }
@@ -167,6 +170,23 @@ static void count_label(int64_t label, void *ctx)
     int64_t *sum = ctx;
     sum[0]++;
     sum[1] += label;
+}
+
+TEST(hnsw_reserve_makes_room)
+{
+    hnsw_index *h = hnsw_new(8, HNSW_METRIC_L2, NULL);
+    CHECK(h);
+    semdex_error err = {0};
+    CHECK(!hnsw_reserve(h, 1000, &err));
+    size_t mem = hnsw_memory_bytes(h);
+    float *x = clustered(1000, 8, 10, 4);
+    for (size_t i = 0; i < 1000; i++)
+        CHECK(!hnsw_add(h, (int64_t)i, x + i * 8, &err));
+    CHECK(hnsw_memory_bytes(h) < mem + 65536); /* scratch and upper links, no slot growth */
+    CHECK(!hnsw_reserve(h, 10, &err) && hnsw_count(h) == 1000); /* never shrinks */
+    CHECK(hnsw_reserve(NULL, 10, &err) == SEMDEX_ERR_INVALID_ARG);
+    free(x);
+    hnsw_free(h);
 }
 
 TEST(hnsw_foreach_visits_live_labels)

@@ -203,16 +203,19 @@ torch_run() {
         "$PY" bench/encoder/torch_bench.py "$@"
 }
 
-# measure NAME command...: keeps the RESULT/CHECK/INFO lines, or records an ERROR line
+# measure NAME command...: keeps the RESULT/CHECK/INFO lines (with round=N appended
+# inside a round), or records an ERROR line
+round=""
+keep() { grep -E '^(RESULT|CHECK|INFO) ' "$log.out" | sed "s/\$/${round:+ round=$round}/" >>"$RESULTS" || true; }
 measure() {
     local name=$1
     shift
     if "$@" >"$log.out" 2>"$log"; then
         sed 's/^/    /' "$log" >&2
-        grep -E '^(RESULT|CHECK|INFO) ' "$log.out" >>"$RESULTS" || true
+        keep
     else
         sed 's/^/    /' "$log" >&2
-        grep -E '^(RESULT|CHECK|INFO) ' "$log.out" >>"$RESULTS" || true
+        keep
         printf 'ERROR name=%s msg=%s\n' "$name" "$(grep -v '^ ' "$log" | tail -n 1 | tr -d '\r')" >>"$RESULTS"
         say "    ($name failed; continuing)"
     fi
@@ -242,11 +245,22 @@ if part check; then
 fi
 
 if part ceiling; then
-    # bench/kern's own program, when the kernels engineer's benchmark has one that prints
-    # "RESULT ... gflops=" lines; else (and always, as a second opinion) OpenBLAS.
-    if [ -f bench/kern/run.sh ] && [ "$no_semdex" -eq 0 ]; then
-        say "== SGEMM ceiling: bench/kern"
-        measure kern-ceiling env BENCH_THREADS="$THREADS" bash bench/kern/run.sh
+    # bench/kern's program (semdex's packed SGEMM and OpenBLAS, 1 and 2 threads; its
+    # "RESULT kind=sgemm ... ours_2t= blas_2t=" lines), through `make bench-kern` when the
+    # Makefile has it, else built here from bench/kern/sgemm.c; and, always, OpenBLAS
+    # through bench/encoder/sgemm.c for each of three kernel sets.
+    if [ "$no_semdex" -eq 0 ]; then
+        if grep -q '^bench-kern:' Makefile; then
+            say "== SGEMM ceiling: make bench-kern"
+            measure kern-ceiling env "${openblas_env[@]}" BENCH_REPS=5 "$MAKE" --no-print-directory bench-kern
+        elif [ -f bench/kern/sgemm.c ] &&
+            "$CC" -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/kern bench/kern/sgemm.c libsemdex.a \
+                -lutf8proc -lpcre2-8 -ldl -lm -lpthread -o "$E/kern_sgemm" 2>"$log"; then
+            say "== SGEMM ceiling: bench/kern/sgemm.c"
+            measure kern-ceiling env "${openblas_env[@]}" BENCH_REPS=5 "$E/kern_sgemm"
+        else
+            say "   (no bench/kern program to run; the ceiling is OpenBLAS's)"
+        fi
     fi
     for core in auto Haswell SkylakeX; do
         say "== SGEMM ceiling: OpenBLAS ($core), $THREADS threads"
@@ -271,6 +285,12 @@ for round in $(seq 1 "$REPS"); do
                 --threads "$THREADS" --batch "$BATCH" --texts "$TEXTS" ;;
             esac
         done
+        if part ceiling; then
+            # the ceiling again, right after the passes: the share of (3) is taken per round,
+            # against the ceiling measured under the same load
+            say "== round $round/$REPS: SGEMM ceiling, OpenBLAS, $THREADS threads"
+            measure sgemm-round env "${openblas_env[@]}" "$E/sgemm" --threads "$THREADS" --reps 3 --min-s 0.2
+        fi
     fi
     if part latency; then
         for eng in $engines; do
@@ -284,6 +304,7 @@ for round in $(seq 1 "$REPS"); do
     fi
 done
 
+round=""
 if part memory && [ "$no_semdex" -eq 0 ]; then
     for n in $MEM_LENGTHS; do
         say "== memory: semdex, $BGEM3, one input of $n tokens, $THREADS threads"

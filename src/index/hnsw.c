@@ -546,6 +546,10 @@ size_t hnsw_search(const hnsw_index *h, const float *query, size_t k, size_t ef,
     if (q) {
         if (ef < k)
             ef = k;
+        if (ef > h->n_slots) /* a larger breadth finds nothing more, and would size the heaps */
+            ef = h->n_slots;
+        if (k > ef)
+            k = ef;
         uint32_t ep = h->entry;
         float ep_d = dist(h, q, hnsw_vec(h, ep));
         ep = greedy_descend(h, q, ep, &ep_d, h->max_level, 0);
@@ -563,6 +567,8 @@ size_t hnsw_search_exact(const hnsw_index *h, const float *query, size_t k, hnsw
 {
     if (!h || !query || !labels || !k || !h->n_live)
         return 0;
+    if (k > h->n_live)
+        k = h->n_live;
     hnsw_scratch *s = scratch_get(h);
     if (!s)
         return 0;
@@ -667,6 +673,59 @@ static int random_level(hnsw_index *h)
     return l >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (int)l;
 }
 
+/* Grows the per-slot arrays to cap slots (capped at HNSW_MAX_SLOTS).  Each
+ * array grows on its own; a failure leaves the larger ones in place and
+ * h->cap unchanged, which is consistent. */
+static int grow_to(hnsw_index *h, size_t cap)
+{
+    if (cap > HNSW_MAX_SLOTS)
+        cap = HNSW_MAX_SLOTS;
+    if (cap <= h->cap)
+        return 0;
+    float *v = sx_realloc(h->vecs, cap * h->dim * sizeof *v);
+    if (!v)
+        return -1;
+    h->vecs = v;
+    int64_t *lb = sx_realloc(h->labels, cap * sizeof *lb);
+    if (!lb)
+        return -1;
+    h->labels = lb;
+    uint8_t *lv = sx_realloc(h->levels, cap);
+    if (!lv)
+        return -1;
+    h->levels = lv;
+    uint8_t *dd = sx_realloc(h->dead, cap);
+    if (!dd)
+        return -1;
+    h->dead = dd;
+    uint32_t *l0 = sx_realloc(h->links0, cap * (1 + h->maxM0) * sizeof *l0);
+    if (!l0)
+        return -1;
+    h->links0 = l0;
+    size_t *uo = sx_realloc(h->upper_off, cap * sizeof *uo);
+    if (!uo)
+        return -1;
+    h->upper_off = uo;
+    h->cap = cap;
+    return 0;
+}
+
+semdex_status hnsw_reserve(hnsw_index *h, size_t n, semdex_error *err)
+{
+    if (!h)
+        return sx_err_set(err, SEMDEX_ERR_INVALID_ARG, NULL, NULL, -1, "hnsw_reserve: NULL index");
+    if (n > HNSW_MAX_SLOTS)
+        return sx_err_set(err, SEMDEX_ERR_LIMIT, NULL, NULL, -1, "hnsw: more than %zu vectors",
+                          (size_t)HNSW_MAX_SLOTS);
+    /* upper levels hold about n / (M - 1) blocks of 1 + M words */
+    size_t upper = n / (h->M - 1) * (1 + h->M) + 64;
+    if (grow_to(h, n) || map_reserve(h, n) ||
+        (h->free_cap < n + 1 && SX_GROW(h->free_slots, h->free_cap, n + 1)) ||
+        (h->upper_cap < upper && SX_GROW(h->upper, h->upper_cap, upper)))
+        return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "hnsw_reserve: %zu vectors", n);
+    return SEMDEX_OK;
+}
+
 /* A slot for a new vector: the most recently freed one (it keeps its level
  * and upper-link block), or a new one at a random level. */
 static semdex_status take_slot(hnsw_index *h, uint32_t *out, semdex_error *err)
@@ -678,33 +737,8 @@ static semdex_status take_slot(hnsw_index *h, uint32_t *out, semdex_error *err)
     if (h->n_slots >= HNSW_MAX_SLOTS)
         return sx_err_set(err, SEMDEX_ERR_LIMIT, NULL, NULL, -1, "hnsw: more than %zu vectors",
                           (size_t)HNSW_MAX_SLOTS);
-    if (h->n_slots == h->cap) {
-        size_t cap = h->cap * 2;
-        if (cap > HNSW_MAX_SLOTS)
-            cap = HNSW_MAX_SLOTS;
-        /* each array grows on its own; a failure leaves the larger ones in
-         * place and h->cap unchanged, which is consistent */
-        float *v = sx_realloc(h->vecs, cap * h->dim * sizeof *v);
-        if (v)
-            h->vecs = v;
-        int64_t *lb = v ? sx_realloc(h->labels, cap * sizeof *lb) : NULL;
-        if (lb)
-            h->labels = lb;
-        uint8_t *lv = lb ? sx_realloc(h->levels, cap) : NULL;
-        if (lv)
-            h->levels = lv;
-        uint8_t *dd = lv ? sx_realloc(h->dead, cap) : NULL;
-        if (dd)
-            h->dead = dd;
-        uint32_t *l0 = dd ? sx_realloc(h->links0, cap * (1 + h->maxM0) * sizeof *l0) : NULL;
-        if (l0)
-            h->links0 = l0;
-        size_t *uo = l0 ? sx_realloc(h->upper_off, cap * sizeof *uo) : NULL;
-        if (!uo)
-            return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "hnsw: growing to %zu vectors", cap);
-        h->upper_off = uo;
-        h->cap = cap;
-    }
+    if (h->n_slots == h->cap && grow_to(h, h->cap * 2))
+        return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "hnsw: growing to %zu vectors", h->cap * 2);
     int level = random_level(h);
     size_t words = (size_t)level * (1 + h->M);
     if (h->n_upper + words > h->upper_cap && SX_GROW(h->upper, h->upper_cap, h->n_upper + words))

@@ -46,6 +46,10 @@ size_t hnsw_dim(const hnsw_index *h);
 size_t hnsw_count(const hnsw_index *h);       /* live (not deleted) vectors */
 size_t hnsw_memory_bytes(const hnsw_index *h);
 
+/* Makes room for n vectors in all (optional: the index grows by doubling;
+ * reserving avoids the copies and the memory they leave behind). */
+semdex_status hnsw_reserve(hnsw_index *h, size_t n, semdex_error *err);
+
 /* Adds (or replaces) the vector of `label`.  Deleted slots are reused. */
 semdex_status hnsw_add(hnsw_index *h, int64_t label, const float *vec, semdex_error *err);
 /* Removes label; its neighbours are re-linked so recall holds; 0 when absent. */
