@@ -26,6 +26,18 @@
 # also printed).
 set -eu
 set -o pipefail
+for arg in "$@"; do
+    case "$arg" in
+    -h | --help)
+        sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0"
+        exit 0
+        ;;
+    *)
+        echo "run.sh: unknown argument: $arg (try --help)" >&2
+        exit 2
+        ;;
+    esac
+done
 cd "$(dirname "$0")/../.."
 
 N=${BENCH_ANN_N:-100000}
