@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -748,4 +749,43 @@ TEST(hnsw_fuzz_seeds_current)
         CHECK(hnsw_count(g) == seeds[i].n - seeds[i].n_del && hnsw_dim(g) == seeds[i].dim);
         hnsw_free(g);
     }
+}
+
+/* ------------------------------------------------- semdex bench ann */
+
+TEST(hnsw_cli_bench_ann)
+{
+    const char *dir = getenv("SEMDEX_ANN_DATA");
+    dir = dir && *dir ? dir : "../shared/data/ann";
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s bench ann --base %s/fmnistsmall_base.fvecs --query %s/fmnistsmall_query.fvecs "
+             "--gt %s/fmnistsmall_groundtruth.ivecs --ef 10,40 --reps 1 --queries 100 --exact 2>&1",
+             test_semdex_bin(), dir, dir, dir);
+    FILE *p = popen(cmd, "r");
+    CHECK(p);
+    char line[512];
+    double r40 = -1;
+    int build = 0, exact = 0;
+    while (fgets(line, sizeof line, p)) {
+        build |= !strncmp(line, "build seconds=", 14);
+        exact |= !strncmp(line, "exact qps=", 10);
+        if (!strncmp(line, "search ef=40 ", 13)) {
+            const char *r = strstr(line, "recall@10=");
+            if (r)
+                r40 = atof(r + 10);
+        }
+    }
+    int rc = pclose(p);
+    CHECKF(rc == 0 && build && exact, "semdex bench ann failed (rc %d)", rc);
+    CHECKF(r40 >= 0.99, "recall@10 at ef 40: %.4f", r40);
+    /* bad input: an error, exit status 1 */
+    snprintf(cmd, sizeof cmd, "%s bench ann --base /nonexistent.fvecs --query x.fvecs --gt y.ivecs 2>/dev/null",
+             test_semdex_bin());
+    p = popen(cmd, "r");
+    CHECK(p);
+    while (fgets(line, sizeof line, p))
+        ;
+    rc = pclose(p);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
 }

@@ -7,7 +7,7 @@
  * Threads: any number of hnsw_search / hnsw_search_exact / hnsw_contains /
  * hnsw_count / hnsw_save calls may run at once on one index (each search
  * takes its own visited list and heaps from an internal, locked pool);
- * hnsw_add, hnsw_delete and hnsw_free must not run concurrently with
+ * hnsw_add, hnsw_delete, hnsw_reserve and hnsw_free must not run concurrently with
  * anything else on the same index (the caller holds a writer lock).
  *
  * hnsw_new returns NULL also for bad parameters: dim 0 or above 65,536,

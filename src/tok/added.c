@@ -1,125 +1,77 @@
 /* added.c: matching added tokens in text, as `tokenizers`' AddedVocabulary:
  * leftmost-longest, non-overlapping, with single_word, lstrip and rstrip.
- * A byte trie over the tokens' contents; a first-byte table skips positions
- * where nothing can start. */
+ * Candidates grouped by first byte, longest first; a first-byte table skips
+ * positions where nothing can start. */
 #include "tok_int.h"
 #include "added.h"
 #include "alloc.h"
 #include "utf8.h"
+#include <stdlib.h>
 #include <string.h>
 
-typedef struct trie_node {
-    int32_t token;      /* index into the token list, or -1 */
-    uint32_t first_edge;
-    uint16_t n_edges;
-} trie_node;
-
-typedef struct trie_edge {
-    unsigned char byte;
-    uint32_t child;
-} trie_edge;
+/* The candidates, grouped by first byte, longest first within a group (ties:
+ * the earlier token wins, as the reference's matcher does).  Matching at a
+ * position tries the group of its byte in order; the first hit is the
+ * leftmost-longest match.  No recursion and no per-byte nodes, so a token of
+ * any length costs only its own bytes. */
+typedef struct cand {
+    const char *content; /* owned copy */
+    size_t len;
+    int32_t token;       /* index into the tokenizer's added token list */
+    uint32_t order;      /* position among the members, for stable ties */
+} cand;
 
 struct tok_added_set {
     const tok_added *tokens; /* borrowed from the tokenizer */
-    int32_t *members;        /* indices into tokens */
-    size_t n_members;
-    /* trie built from sorted contents: nodes, edges sorted by byte */
-    trie_node *nodes;
-    size_t n_nodes;
-    trie_edge *edges;
-    size_t n_edges;
+    cand *cands;
+    size_t n_cands;
+    uint32_t group[257];     /* cands of first byte b: [group[b], group[b + 1]) */
     unsigned char first_byte[256];
 };
 
-/* Build with a simple pointer trie, then flatten. */
-typedef struct build_node {
-    int32_t token;
-    struct build_node *child[256];
-} build_node;
-
-static void build_free(build_node *b)
+static int cand_cmp(const void *pa, const void *pb)
 {
-    if (!b)
-        return;
-    for (int i = 0; i < 256; i++)
-        build_free(b->child[i]);
-    sx_free(b);
-}
-
-static int flatten(tok_added_set *s, const build_node *b, uint32_t at)
-{
-    uint16_t ne = 0;
-    for (int i = 0; i < 256; i++)
-        ne += b->child[i] != NULL;
-    s->nodes[at].token = b->token;
-    s->nodes[at].n_edges = ne;
-    s->nodes[at].first_edge = (uint32_t)s->n_edges;
-    size_t e = s->n_edges;
-    s->n_edges += ne;
-    for (int i = 0; i < 256; i++) {
-        if (!b->child[i])
-            continue;
-        uint32_t c = (uint32_t)s->n_nodes++;
-        s->edges[e].byte = (unsigned char)i;
-        s->edges[e].child = c;
-        e++;
-    }
-    e = s->nodes[at].first_edge;
-    for (int i = 0; i < 256; i++) {
-        if (!b->child[i])
-            continue;
-        if (flatten(s, b->child[i], s->edges[e].child))
-            return -1;
-        e++;
-    }
-    return 0;
+    const cand *a = pa, *b = pb;
+    unsigned char fa = (unsigned char)a->content[0], fb = (unsigned char)b->content[0];
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
 }
 
 tok_added_set *tok_added_set_build(const tok_added *tokens, size_t n, const char *const *contents,
                                    const size_t *lens, const int32_t *members, size_t n_members)
 {
+    (void)n;
     tok_added_set *s = sx_calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->tokens = tokens;
-    (void)n;
-    build_node *root = sx_calloc(1, sizeof *root);
-    if (!root)
+    s->cands = sx_calloc(n_members ? n_members : 1, sizeof *s->cands);
+    if (!s->cands)
         goto fail;
-    root->token = -1;
-    size_t total_nodes = 1;
     for (size_t k = 0; k < n_members; k++) {
-        const unsigned char *c = (const unsigned char *)contents[k];
-        size_t l = lens[k];
-        if (!l)
+        if (!lens[k])
             continue; /* an empty token can never match */
-        build_node *b = root;
-        for (size_t i = 0; i < l; i++) {
-            if (!b->child[c[i]]) {
-                b->child[c[i]] = sx_calloc(1, sizeof *b);
-                if (!b->child[c[i]]) {
-                    build_free(root);
-                    goto fail;
-                }
-                b->child[c[i]]->token = -1;
-                total_nodes++;
-            }
-            b = b->child[c[i]];
-        }
-        if (b->token < 0)
-            b->token = members[k]; /* the first token with this content wins */
-        s->first_byte[c[0]] = 1;
+        cand *c = &s->cands[s->n_cands];
+        c->content = sx_strndup(contents[k], lens[k]);
+        if (!c->content)
+            goto fail;
+        c->len = lens[k];
+        c->token = members[k];
+        c->order = (uint32_t)k;
+        s->n_cands++;
+        s->first_byte[(unsigned char)contents[k][0]] = 1;
     }
-    s->nodes = sx_calloc(total_nodes, sizeof *s->nodes);
-    s->edges = sx_calloc(total_nodes, sizeof *s->edges);
-    if (!s->nodes || !s->edges) {
-        build_free(root);
-        goto fail;
+    qsort(s->cands, s->n_cands, sizeof *s->cands, cand_cmp);
+    size_t k = 0;
+    for (int b = 0; b < 256; b++) {
+        s->group[b] = (uint32_t)k;
+        while (k < s->n_cands && (unsigned char)s->cands[k].content[0] == b)
+            k++;
     }
-    s->n_nodes = 1;
-    flatten(s, root, 0);
-    build_free(root);
-    s->n_members = n_members;
+    s->group[256] = (uint32_t)k;
     return s;
 fail:
     tok_added_set_free(s);
@@ -130,39 +82,24 @@ void tok_added_set_free(tok_added_set *s)
 {
     if (!s)
         return;
-    sx_free(s->members);
-    sx_free(s->nodes);
-    sx_free(s->edges);
+    for (size_t i = 0; i < s->n_cands; i++)
+        sx_free((void *)s->cands[i].content);
+    sx_free(s->cands);
     sx_free(s);
 }
 
 /* Longest token starting at s[i]; returns its index or -1 and sets *end. */
 static int32_t longest_at(const tok_added_set *set, const char *s, size_t n, size_t i, size_t *end)
 {
-    uint32_t node = 0;
-    int32_t best = -1;
-    for (size_t j = i; j < n; j++) {
-        const trie_node *nd = &set->nodes[node];
-        unsigned char c = (unsigned char)s[j];
-        uint32_t lo = nd->first_edge, hi = lo + nd->n_edges, next = UINT32_MAX;
-        while (lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (set->edges[mid].byte < c)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < nd->first_edge + nd->n_edges && set->edges[lo].byte == c)
-            next = set->edges[lo].child;
-        if (next == UINT32_MAX)
-            break;
-        node = next;
-        if (set->nodes[node].token >= 0) {
-            best = set->nodes[node].token;
-            *end = j + 1;
+    unsigned char b = (unsigned char)s[i];
+    for (uint32_t k = set->group[b]; k < set->group[b + 1]; k++) {
+        const cand *c = &set->cands[k];
+        if (c->len <= n - i && !memcmp(s + i, c->content, c->len)) {
+            *end = i + c->len;
+            return c->token;
         }
     }
-    return best;
+    return -1;
 }
 
 static int is_word_char(uint32_t c)
@@ -187,7 +124,7 @@ int tok_added_set_find(const tok_added_set *set, const char *s, size_t n, tok_ad
                        size_t cap, size_t *n_out)
 {
     size_t k = 0, start_offset = 0, i = 0;
-    if (!set || !set->n_nodes) {
+    if (!set || !set->n_cands) {
         *n_out = 0;
         return 0;
     }
