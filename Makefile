@@ -65,7 +65,7 @@ FUZZ_SECONDS ?= 60
 FUZZERS = $(patsubst fuzz/%.c,build-fuzz/%,$(filter-out fuzz/fuzz_common.c,$(wildcard fuzz/fuzz_*.c)))
 build-fuzz/%: fuzz/%.c fuzz/fuzz_common.c $(LIB_SRC)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fsanitize=fuzzer,address,undefined $< fuzz/fuzz_common.c $(LIB_SRC) $(LIBS) -o $@
+	clang -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< fuzz/fuzz_common.c $(LIB_SRC) $(LIBS) -o $@
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \

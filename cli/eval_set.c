@@ -412,7 +412,7 @@ static size_t answer_unit(const json_value *qa, const json_value *ctx, const siz
 {
     const json_value *ans = json_get(qa, "answers"), *a0 = json_is_arr(ans) && ans->n ? json_arr_at(ans, 0) : NULL;
     const json_value *st = json_get(a0, "answer_start");
-    if (n_units <= 1 || !json_is_num(st) || st->u.num < 0)
+    if (n_units <= 1 || !json_is_num(st) || !(st->u.num >= 0 && st->u.num <= (double)ctx->n))
         return 0;
     size_t b = byte_of_cp(ctx->u.str, ctx->n, (size_t)st->u.num), k = 0;
     while (k + 1 < n_units && starts[k + 1] <= b)

@@ -289,6 +289,18 @@ TEST(broken_tokenizer_json_names_file_field_and_offset)
     if (test_current_failed()) return;
     expect_load_error("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}}, \"model\": {}}",
                       "pattern.Regex", 40, SEMDEX_ERR_FORMAT);
+    if (test_current_failed()) return;
+    /* ids far out of range (fuzz findings: a cast of 1e29 was undefined; a
+     * huge id must not size a table of gigabytes) */
+    expect_load_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}, \"max_input_chars_per_word\": 1e29}}",
+                      "model.max_input_chars_per_word", 40, SEMDEX_ERR_FORMAT);
+    if (test_current_failed()) return;
+    expect_load_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 2000000000}}}", "model.vocab", 40,
+                      SEMDEX_ERR_FORMAT);
+    if (test_current_failed()) return;
+    expect_load_error("{\"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"s\", 2.44e114], \"cls\": [\"c\", 1]},"
+                      " \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}}",
+                      "post_processor.sep", 20, SEMDEX_ERR_FORMAT);
 }
 
 TEST(truncated_tokenizer_json_every_length)

@@ -612,6 +612,17 @@ int json_bool(const json_value *v, int def)
     return v->type == JSON_TRUE;
 }
 
+int json_int_in(const json_value *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!json_is_num(v))
+        return 0;
+    double d = v->u.num;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+        return 0;
+    *out = (int64_t)d;
+    return 1;
+}
+
 const char *json_type_name(json_type t)
 {
     static const char *const names[] = {"null", "false", "true", "number", "string", "array", "object"};

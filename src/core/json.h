@@ -64,6 +64,10 @@ double json_num_serde(const json_value *v);
 /* True when v is `true`; def when v is absent or null. */
 int json_bool(const json_value *v, int def);
 const char *json_type_name(json_type t);
+/* 1 when v is an integral number in [lo, hi] (sets *out), else 0.  Every
+ * conversion of a JSON number to an integer goes through this: a cast of an
+ * out-of-range double is undefined behaviour. */
+int json_int_in(const json_value *v, int64_t lo, int64_t hi, int64_t *out);
 
 /* Appends a JSON string literal (quotes included) for s[0..n) to a growable
  * buffer. Returns 0 or -1 on allocation failure. */

@@ -290,10 +290,11 @@ int tok_bpe_load(const json_value *model, tok_model *m, semdex_error *err)
         return nomem(err);
     for (uint32_t i = 0; i < vocab->n; i++) {
         const json_value *k = json_obj_key(vocab, i), *id = json_obj_val(vocab, i);
-        if (!json_is_num(id) || id->u.num < 0 || id->u.num > 2147483647.0 || id->u.num != (double)(int32_t)id->u.num)
+        int64_t idv;
+        if (!json_int_in(id, 0, TOK_MAX_ID, &idv))
             return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "model.vocab", (int64_t)id->offset,
                               "vocabulary ids must be non-negative integers"), -1;
-        if (tok_vocab_add(&m->vocab, k->u.str, k->n, (int32_t)id->u.num))
+        if (tok_vocab_add(&m->vocab, k->u.str, k->n, (int32_t)idv))
             return nomem(err);
     }
     bp->n_model = m->vocab.n;

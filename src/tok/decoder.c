@@ -461,8 +461,13 @@ int tok_decoder_load(const json_value *v, tok_decoder *out, semdex_error *err)
         const json_value *c = json_get(v, "content");
         out->content = json_is_str(c) ? sx_strndup(c->u.str, c->n) : sx_strndup(" ", 1);
         const json_value *a = json_get(v, "start"), *b = json_get(v, "stop");
-        out->strip_start = json_is_num(a) ? (size_t)a->u.num : 0;
-        out->strip_stop = json_is_num(b) ? (size_t)b->u.num : 0;
+        int64_t sa = 0, sb = 0;
+        if ((!json_is_null(a) && !json_int_in(a, 0, INT32_MAX, &sa)) ||
+            (!json_is_null(b) && !json_int_in(b, 0, INT32_MAX, &sb)))
+            return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "decoder.start", (int64_t)v->offset,
+                              "Strip decoder's start and stop must be non-negative integers"), -1;
+        out->strip_start = (size_t)sa;
+        out->strip_stop = (size_t)sb;
         if (!out->content)
             goto nomem;
         return 0;

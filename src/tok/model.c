@@ -70,10 +70,11 @@ int tok_wordpiece_load(const json_value *model, tok_model *m, semdex_error *err)
         return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "out of memory"), -1;
     for (uint32_t i = 0; i < vocab->n; i++) {
         const json_value *k = json_obj_key(vocab, i), *id = json_obj_val(vocab, i);
-        if (!json_is_num(id) || id->u.num < 0 || id->u.num > 1e9 || id->u.num != (double)(int32_t)id->u.num)
+        int64_t idv;
+        if (!json_int_in(id, 0, TOK_MAX_ID, &idv))
             return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "model.vocab", (int64_t)id->offset,
-                              "vocabulary ids must be non-negative integers"), -1;
-        if (tok_vocab_add(&m->vocab, k->u.str, k->n, (int32_t)id->u.num))
+                              "vocabulary ids must be integers from 0 to %d", TOK_MAX_ID), -1;
+        if (tok_vocab_add(&m->vocab, k->u.str, k->n, (int32_t)idv))
             return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "out of memory"), -1;
     }
     const json_value *unk = json_get(model, "unk_token");
@@ -90,7 +91,11 @@ int tok_wordpiece_load(const json_value *model, tok_model *m, semdex_error *err)
     if (!m->wp.prefix)
         return sx_err_set(err, SEMDEX_ERR_NOMEM, NULL, NULL, -1, "out of memory"), -1;
     const json_value *mx = json_get(model, "max_input_chars_per_word");
-    m->wp.max_input_chars_per_word = json_is_num(mx) && mx->u.num >= 0 ? (size_t)mx->u.num : 100;
+    int64_t mxv = 100;
+    if (!json_is_null(mx) && !json_int_in(mx, 0, INT32_MAX, &mxv))
+        return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "model.max_input_chars_per_word", (int64_t)mx->offset,
+                          "max_input_chars_per_word must be a non-negative integer"), -1;
+    m->wp.max_input_chars_per_word = (size_t)mxv;
     return 0;
 }
 

@@ -36,11 +36,11 @@ static void item_seq(tok_tmpl_item *it, int seq, uint32_t type_id)
 /* ["[SEP]", 102] */
 static int token_pair(const json_value *v, const char *field, int32_t *id, semdex_error *err)
 {
+    int64_t d;
     if (!json_is_arr(v) || v->n != 2 || !json_is_num(json_arr_at(v, 1)))
         return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, field, v ? (int64_t)v->offset : -1,
                           "expected [token, id]"), -1;
-    double d = json_arr_at(v, 1)->u.num;
-    if (d < 0 || d > 2e9)
+    if (!json_int_in(json_arr_at(v, 1), 0, TOK_MAX_ID, &d))
         return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, field, (int64_t)v->offset, "bad token id"), -1;
     *id = (int32_t)d;
     return 0;
@@ -98,7 +98,11 @@ static int load_template(const json_value *list, const json_value *specials, con
         tok_tmpl_item *it = &(*items)[i];
         (*n)++; /* counted first: a partly filled item is freed too */
         const json_value *tid = json_get(seq ? seq : sp, "type_id");
-        uint32_t type_id = json_is_num(tid) && tid->u.num >= 0 ? (uint32_t)tid->u.num : 0;
+        int64_t tv = 0;
+        if (!json_is_null(tid) && !json_int_in(tid, 0, UINT32_MAX, &tv))
+            return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, field, (int64_t)tid->offset,
+                              "type_id must be a non-negative integer"), -1;
+        uint32_t type_id = (uint32_t)tv;
         const json_value *idv = json_get(seq ? seq : sp, "id");
         if (!json_is_str(idv))
             return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, field, (int64_t)e->offset,
@@ -119,10 +123,11 @@ static int load_template(const json_value *list, const json_value *specials, con
                 return nomem(err);
             for (uint32_t k = 0; k < ids->n; k++) {
                 const json_value *x = json_arr_at(ids, k);
-                if (!json_is_num(x) || x->u.num < 0)
+                int64_t xv;
+                if (!json_int_in(x, 0, TOK_MAX_ID, &xv))
                     return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "post_processor.special_tokens",
                                       (int64_t)x->offset, "bad special token id"), -1;
-                it->ids[k] = (int32_t)x->u.num;
+                it->ids[k] = (int32_t)xv;
             }
             it->n_ids = ids->n;
             it->type_id = type_id;

@@ -31,6 +31,10 @@ int tok_ref_is_punct(uint32_t c);
 int tok_ref_is_mark_nonspacing(uint32_t c);
 int tok_ref_is_other(uint32_t c);
 
+/* Largest token id accepted from a file: ids size tables, so a file must not
+ * be able to ask for gigabytes (real vocabularies stay under a million). */
+#define TOK_MAX_ID ((1 << 24) - 1)
+
 /* ------------------------------------------------ aligned strings (nstr.c) */
 
 typedef struct tok_span {

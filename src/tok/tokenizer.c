@@ -53,15 +53,17 @@ static int load_added(semdex_tokenizer *t, const json_value *list, semdex_error 
     for (uint32_t i = 0; i < list->n; i++) {
         const json_value *e = json_arr_at(list, i);
         const json_value *id = json_get(e, "id"), *content = json_get(e, "content");
-        if (!json_is_num(id) || id->u.num < 0 || id->u.num > 2e9 || !json_is_str(content))
+        int64_t idv;
+        if (!json_int_in(id, 0, TOK_MAX_ID, &idv) || !json_is_str(content))
             return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "added_tokens", (int64_t)e->offset,
-                              "added token needs an integer \"id\" and a string \"content\""), -1;
+                              "added token needs an integer \"id\" (0 to %d) and a string \"content\"",
+                              TOK_MAX_ID), -1;
         tok_added *a = &t->added[t->n_added];
         a->content = sx_strndup(content->u.str, content->n);
         if (!a->content)
             return nomem(err);
         a->len = content->n;
-        a->id = (int32_t)id->u.num;
+        a->id = (int32_t)idv;
         a->special = json_bool(json_get(e, "special"), 0);
         a->normalized = json_bool(json_get(e, "normalized"), !a->special);
         a->lstrip = json_bool(json_get(e, "lstrip"), 0);
@@ -181,11 +183,12 @@ static int load_model(semdex_tokenizer *t, const json_value *model, semdex_error
                               "WordLevel model needs a \"vocab\" object"), -1;
         for (uint32_t i = 0; i < vocab->n; i++) {
             const json_value *id = json_obj_val(vocab, i);
-            if (!json_is_num(id) || id->u.num < 0 || id->u.num > 2e9)
+            int64_t idv;
+            if (!json_int_in(id, 0, TOK_MAX_ID, &idv))
                 return sx_err_set(err, SEMDEX_ERR_FORMAT, NULL, "model.vocab", (int64_t)id->offset,
-                                  "vocabulary ids must be non-negative integers"), -1;
+                                  "vocabulary ids must be integers from 0 to %d", TOK_MAX_ID), -1;
             if (tok_vocab_add(&t->model.vocab, json_obj_key(vocab, i)->u.str, json_obj_key(vocab, i)->n,
-                              (int32_t)id->u.num))
+                              (int32_t)idv))
                 return nomem(err);
         }
         const json_value *unk = json_get(model, "unk_token");
@@ -248,8 +251,9 @@ static int load_from_json_inner(semdex_tokenizer *t, const json_value *root, sem
             return -1;
     }
     const json_value *tr = json_get(root, "truncation");
-    if (json_is_obj(tr) && json_is_num(json_get(tr, "max_length")))
-        t->truncation_max = (size_t)json_get(tr, "max_length")->u.num;
+    int64_t tmax;
+    if (json_is_obj(tr) && json_int_in(json_get(tr, "max_length"), 0, INT32_MAX, &tmax))
+        t->truncation_max = (size_t)tmax;
     return build_added_sets(t, err) || build_special_table(t, err) ? -1 : 0;
 }
 
