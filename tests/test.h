@@ -20,6 +20,12 @@ void test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * ../shared/fixtures) and the semdex program (SEMDEX_BIN, default ./semdex). */
 const char *test_fixtures_dir(void);
 const char *test_semdex_bin(void);
+/* Runs the semdex program with args (a shell word list), standard input
+ * from `input`; returns its exit status (-1 when it did not exit) and the
+ * captured standard output and error (malloc'ed; NULL when unreadable). */
+int test_run_semdex(const char *args, const char *input, char **out, char **err);
+/* Newlines in s (0 for NULL). */
+size_t test_count_lines(const char *s);
 /* Reads a whole file; NULL when it cannot. Caller frees. */
 char *test_read_file(const char *path, size_t *len);
 

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct test_case {
     char name[160];
@@ -95,6 +97,37 @@ char *test_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+int test_run_semdex(const char *args, const char *input, char **out, char **err)
+{
+    char in_path[] = "/tmp/semdex-test-in-XXXXXX";
+    int fd = mkstemp(in_path);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "wb");
+    fputs(input, f);
+    fclose(f);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s < %s > %s.out 2> %s.err", test_semdex_bin(), args, in_path, in_path, in_path);
+    int st = system(cmd);
+    char path[512];
+    snprintf(path, sizeof path, "%s.out", in_path);
+    *out = test_read_file(path, NULL);
+    remove(path);
+    snprintf(path, sizeof path, "%s.err", in_path);
+    *err = test_read_file(path, NULL);
+    remove(path);
+    remove(in_path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+size_t test_count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
 }
 
 void test_register_fixtures(void);

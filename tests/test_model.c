@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- helpers */
@@ -1270,47 +1269,16 @@ TEST(model_weights_hash_is_stable)
 
 /* ---------------------------------------------------------- commands */
 
-static int run(const char *args, const char *input, char **out, char **err)
-{
-    char in_path[] = "/tmp/semdex-embed-in-XXXXXX";
-    int fd = mkstemp(in_path);
-    if (fd < 0)
-        return -1;
-    FILE *f = fdopen(fd, "wb");
-    fputs(input, f);
-    fclose(f);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s < %s > %s.out 2> %s.err", test_semdex_bin(), args, in_path, in_path, in_path);
-    int st = system(cmd);
-    char path[512];
-    snprintf(path, sizeof path, "%s.out", in_path);
-    *out = test_read_file(path, NULL);
-    remove(path);
-    snprintf(path, sizeof path, "%s.err", in_path);
-    *err = test_read_file(path, NULL);
-    remove(path);
-    remove(in_path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 TEST(cli_embed_lines_errors_and_order)
 {
     char dir[1024], args[1200];
     fixture_path(dir, sizeof dir, "bert-mean", NULL);
     snprintf(args, sizeof args, "embed -m %s --batch 2 --threads 1", dir);
     char *out, *err;
-    int st = run(args, "{\"text\": \"a first line\"}\nnot json\n{\"text\": 5}\n{\"text\": \"second\"}\n{\"text\": \"x\"}\n",
+    int st = test_run_semdex(args, "{\"text\": \"a first line\"}\nnot json\n{\"text\": 5}\n{\"text\": \"second\"}\n{\"text\": \"x\"}\n",
                  &out, &err);
     CHECKF(st == 1 && out, "status %d", st);
-    CHECK(count_lines(out) == 5);
+    CHECK(test_count_lines(out) == 5);
     const char *l2 = strchr(out, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
     CHECK(!strncmp(out, "{\"embedding\": [", 15) && strstr(out, "\"n_tokens\": 5, \"truncated\": 0}\n"));
     CHECK(!strncmp(l2, "{\"error\": \"bad JSON", 19) && strstr(l2, "\"line\": 2}"));
@@ -1338,24 +1306,24 @@ TEST(cli_embed_lines_errors_and_order)
     free(err);
     /* plain lines, no normalization, a prompt name */
     snprintf(args, sizeof args, "embed -m %s --plain --no-normalize --prompt-name query", dir);
-    st = run(args, "plain text one\n\nthird\n", &out, &err);
-    CHECK(st == 0 && count_lines(out) == 3 && strstr(out, "\"n_tokens\": 2,"));
+    st = test_run_semdex(args, "plain text one\n\nthird\n", &out, &err);
+    CHECK(st == 0 && test_count_lines(out) == 3 && strstr(out, "\"n_tokens\": 2,"));
     free(out);
     free(err);
     snprintf(args, sizeof args, "embed -m %s --prompt-name nope", dir);
-    st = run(args, "{\"text\": \"x\"}\n", &out, &err);
+    st = test_run_semdex(args, "{\"text\": \"x\"}\n", &out, &err);
     CHECK(st == 1 && strstr(out, "unknown prompt name"));
     free(out);
     free(err);
-    st = run("embed -m /nonexistent/model", "", &out, &err);
+    st = test_run_semdex("embed -m /nonexistent/model", "", &out, &err);
     CHECK(st == 1 && strstr(err, "config.json"));
     free(out);
     free(err);
-    st = run("embed --batch 0 -m x", "", &out, &err);
+    st = test_run_semdex("embed --batch 0 -m x", "", &out, &err);
     CHECK(st == 2);
     free(out);
     free(err);
-    st = run("embed --help", "", &out, &err);
+    st = test_run_semdex("embed --help", "", &out, &err);
     CHECK(st == 0 && strstr(out, "--prompt-name") && strstr(out, "--plain"));
     free(out);
     free(err);
@@ -1366,7 +1334,7 @@ TEST(cli_info_describes_the_model)
     char dir[1024], args[1200];
     snprintf(args, sizeof args, "info -m %s", fixture_path(dir, sizeof dir, "bert-zh-cls-fp16", NULL));
     char *out, *err;
-    int st = run(args, "", &out, &err);
+    int st = test_run_semdex(args, "", &out, &err);
     CHECK(st == 0 && out);
     CHECK(strstr(out, "architecture:  BertModel\n") && strstr(out, "dimension:     32\n") &&
           strstr(out, "layers:        3\n") && strstr(out, "heads:         2\n") && strstr(out, "pooling:       cls\n") &&
@@ -1374,7 +1342,7 @@ TEST(cli_info_describes_the_model)
           strstr(out, "weight dtype:  float16") && strstr(out, "query: \"") && strstr(out, "notes:         none"));
     free(out);
     free(err);
-    st = run("info --help", "", &out, &err);
+    st = test_run_semdex("info --help", "", &out, &err);
     CHECK(st == 0 && strstr(out, "usage: semdex info"));
     free(out);
     free(err);
