@@ -46,9 +46,22 @@ static json_doc *parse(const char *json, size_t len, const char *file, semdex_er
     return doc;
 }
 
-static semdex_status not_object(const json_value *v, const char *file, semdex_error *err)
+/* Parses a file that must hold one JSON object; on success *doc owns it. */
+static semdex_status parse_object(const char *json, size_t len, const char *file, json_doc **doc,
+                                  const json_value **root, semdex_error *err)
 {
-    return sx_err_set(err, SEMDEX_ERR_FORMAT, file, NULL, (int64_t)v->offset, "expected a JSON object");
+    *doc = parse(json, len, file, err);
+    if (!*doc)
+        return err ? err->status : SEMDEX_ERR_PARSE;
+    *root = json_doc_root(*doc);
+    if (!json_is_obj(*root)) {
+        semdex_status st = sx_err_set(err, SEMDEX_ERR_FORMAT, file, NULL, (int64_t)(*root)->offset,
+                                      "expected a JSON object");
+        json_doc_free(*doc);
+        *doc = NULL;
+        return st;
+    }
+    return SEMDEX_OK;
 }
 
 /* ---------------------------------------------------------------- pooling */
@@ -72,15 +85,11 @@ semdex_status model_st_pooling_parse(const char *json, size_t len, const char *f
     p->include_prompt = 1;
     if (!file)
         file = "1_Pooling/config.json";
-    json_doc *doc = parse(json, len, file, err);
-    if (!doc)
-        return err ? err->status : SEMDEX_ERR_PARSE;
-    const json_value *root = json_doc_root(doc);
-    semdex_status st = SEMDEX_OK;
-    if (!json_is_obj(root)) {
-        st = not_object(root, file, err);
-        goto done;
-    }
+    json_doc *doc;
+    const json_value *root;
+    semdex_status st = parse_object(json, len, file, &doc, &root, err);
+    if (st)
+        return st;
     const json_value *mode = json_get(root, "pooling_mode");
     if (!json_is_null(mode)) {
         /* a mode name, or a list of them concatenated in list order */
@@ -233,15 +242,11 @@ semdex_status model_st_sbert_parse(const char *json, size_t len, const char *fil
 {
     if (!file)
         file = "sentence_bert_config.json";
-    json_doc *doc = parse(json, len, file, err);
-    if (!doc)
-        return err ? err->status : SEMDEX_ERR_PARSE;
-    const json_value *root = json_doc_root(doc);
-    semdex_status st = SEMDEX_OK;
-    if (!json_is_obj(root)) {
-        st = not_object(root, file, err);
-        goto done;
-    }
+    json_doc *doc;
+    const json_value *root;
+    semdex_status st = parse_object(json, len, file, &doc, &root, err);
+    if (st)
+        return st;
     const json_value *msl = json_get(root, "max_seq_length"), *lc = json_get(root, "do_lower_case");
     if (!json_is_null(msl)) {
         if (!json_is_num(msl) || msl->u.num != floor(msl->u.num) || msl->u.num < 1 || msl->u.num > (1 << 24)) {
@@ -286,15 +291,11 @@ semdex_status model_st_prompts_parse(const char *json, size_t len, const char *f
     if (!file)
         file = "config_sentence_transformers.json";
     prompts_free(st_cfg);
-    json_doc *doc = parse(json, len, file, err);
-    if (!doc)
-        return err ? err->status : SEMDEX_ERR_PARSE;
-    const json_value *root = json_doc_root(doc);
-    semdex_status st = SEMDEX_OK;
-    if (!json_is_obj(root)) {
-        st = not_object(root, file, err);
-        goto done;
-    }
+    json_doc *doc;
+    const json_value *root;
+    semdex_status st = parse_object(json, len, file, &doc, &root, err);
+    if (st)
+        return st;
     const json_value *pr = json_get(root, "prompts"), *def = json_get(root, "default_prompt_name");
     if (!json_is_null(pr)) {
         if (!json_is_obj(pr)) {
@@ -357,20 +358,15 @@ semdex_status model_st_tokenizer_config_parse(const char *json, size_t len, cons
 {
     if (!file)
         file = "tokenizer_config.json";
-    json_doc *doc = parse(json, len, file, err);
-    if (!doc)
-        return err ? err->status : SEMDEX_ERR_PARSE;
-    const json_value *root = json_doc_root(doc);
-    semdex_status st = SEMDEX_OK;
-    if (!json_is_obj(root)) {
-        st = not_object(root, file, err);
-        goto done;
-    }
+    json_doc *doc;
+    const json_value *root;
+    semdex_status st = parse_object(json, len, file, &doc, &root, err);
+    if (st)
+        return st;
     /* transformers writes int(1e30) for "no limit" */
-    const json_value *mml = json_get(root, "model_max_length");
-    if (json_is_num(mml) && mml->u.num >= 1 && mml->u.num <= (double)(1 << 24) && mml->u.num == floor(mml->u.num))
-        st_cfg->model_max_length = (size_t)mml->u.num;
-done:
+    int64_t mml;
+    if (json_int_in(json_get(root, "model_max_length"), 1, 1 << 24, &mml))
+        st_cfg->model_max_length = (size_t)mml;
     json_doc_free(doc);
     return st;
 }
