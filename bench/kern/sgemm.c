@@ -154,13 +154,15 @@ static void blas_load(void)
 typedef struct shape {
     const char *name;
     size_t M, N, K;
+    size_t copies; /* > 1: a call runs over that many distinct B matrices, as a
+                      model's layers do, so that B comes from memory, not cache */
 } shape;
 
 typedef struct bench_case {
     const shape *s;
-    const float *A, *B;
+    const float *A, *B; /* B: copies x N x K */
     float *C;
-    kern_packed *P;
+    kern_packed **P;    /* copies */
     kern_pool *pool;
     int blas_threads; /* 0: ours */
 } bench_case;
@@ -168,11 +170,13 @@ typedef struct bench_case {
 static void run_once(const bench_case *c)
 {
     const shape *s = c->s;
-    if (c->blas_threads)
-        blas_sgemm(101 /* RowMajor */, 111 /* NoTrans */, 112 /* Trans */, (int)s->M, (int)s->N, (int)s->K, 1.0f,
-                   c->A, (int)s->K, c->B, (int)s->K, 0.0f, c->C, (int)s->N);
-    else
-        kern_sgemm_packed(s->M, c->A, s->K, c->P, c->C, s->N, NULL, c->pool);
+    for (size_t i = 0; i < s->copies; i++) {
+        if (c->blas_threads)
+            blas_sgemm(101 /* RowMajor */, 111 /* NoTrans */, 112 /* Trans */, (int)s->M, (int)s->N, (int)s->K,
+                       1.0f, c->A, (int)s->K, c->B + i * s->N * s->K, (int)s->K, 0.0f, c->C, (int)s->N);
+        else
+            kern_sgemm_packed(s->M, c->A, s->K, c->P[i], c->C, s->N, NULL, c->pool);
+    }
 }
 
 typedef struct figure {
@@ -189,7 +193,7 @@ typedef struct figure {
 static figure measure(const bench_case *c)
 {
     const shape *s = c->s;
-    double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+    double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K * (double)s->copies;
     long calls = 1;
     for (;;) { /* calibration, also the warm-up */
         double t0 = now_s();
@@ -249,12 +253,15 @@ static void print_load(const char *when)
 int main(void)
 {
     static const shape shapes[] = {
-        {"square 1024", 1024, 1024, 1024},
-        {"qkv    2048x1152x384", 2048, 1152, 384},
-        {"attn-o 2048x384x384", 2048, 384, 384},
-        {"ffn-up 2048x1536x384", 2048, 1536, 384},
-        {"ffn-dn 2048x384x1536", 2048, 384, 1536},
-        {"query  16x384x384", 16, 384, 384},
+        {"square 1024", 1024, 1024, 1024, 1},
+        {"qkv    2048x1152x384", 2048, 1152, 384, 1},
+        {"attn-o 2048x384x384", 2048, 384, 384, 1},
+        {"ffn-up 2048x1536x384", 2048, 1536, 384, 1},
+        {"ffn-dn 2048x384x1536", 2048, 384, 1536, 1},
+        {"query  16x384x384", 16, 384, 384, 1},
+        /* a query against 71 MB of weights (more than L3): memory-bound
+         * unless the panels are prefetched */
+        {"query  16x1536x384 x30", 16, 1536, 384, 30},
     };
     const char *e;
     if ((e = getenv("BENCH_REPS")) && atoi(e) > 0 && atoi(e) <= 15)
@@ -287,18 +294,19 @@ int main(void)
            "ours 1t/peak");
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const shape *s = &shapes[si];
-        float *A = malloc(s->M * s->K * sizeof *A), *B = malloc(s->N * s->K * sizeof *B);
+        float *A = malloc(s->M * s->K * sizeof *A), *B = malloc(s->copies * s->N * s->K * sizeof *B);
         float *C = malloc(s->M * s->N * sizeof *C);
-        if (!A || !B || !C)
+        kern_packed **P = calloc(s->copies, sizeof *P);
+        if (!A || !B || !C || !P)
             return 1;
         srand(1);
         for (size_t i = 0; i < s->M * s->K; i++)
             A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-        for (size_t i = 0; i < s->N * s->K; i++)
+        for (size_t i = 0; i < s->copies * s->N * s->K; i++)
             B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-        kern_packed *P = kern_pack_nt(B, s->N, s->K, s->K);
-        if (!P)
-            return 1;
+        for (size_t i = 0; i < s->copies; i++)
+            if (!(P[i] = kern_pack_nt(B + i * s->N * s->K, s->N, s->K, s->K)))
+                return 1;
         bench_case c = {s, A, B, C, P, NULL, 0};
         figure o1 = measure(&c), o2, b1 = {0}, b2 = {0};
         c.pool = pool2;
@@ -314,15 +322,17 @@ int main(void)
         }
         printf("%-22s %7.1f [%6.1f] %7.1f [%6.1f] | %7.1f [%6.1f] %7.1f [%6.1f] | %3.0f%%\n", s->name, o1.cpu, o1.wall,
                o2.wall, o2.cpu_all, b1.cpu, b1.wall, b2.wall, b2.cpu_all, 100 * o1.cpu / peak1_cpu);
-        printf("RESULT kind=sgemm M=%zu N=%zu K=%zu ours_1t_cpu=%.2f ours_1t=%.2f ours_2t=%.2f ours_2t_min=%.2f "
+        printf("RESULT kind=sgemm M=%zu N=%zu K=%zu copies=%zu ours_1t_cpu=%.2f ours_1t=%.2f ours_2t=%.2f ours_2t_min=%.2f "
                "ours_2t_max=%.2f ours_2t_cpu_all=%.2f blas_1t_cpu=%.2f blas_1t=%.2f blas_2t=%.2f blas_2t_cpu_all=%.2f",
-               s->M, s->N, s->K, o1.cpu, o1.wall, o2.wall, o2.wall_lo, o2.wall_hi, o2.cpu_all, b1.cpu, b1.wall,
+               s->M, s->N, s->K, s->copies, o1.cpu, o1.wall, o2.wall, o2.wall_lo, o2.wall_hi, o2.cpu_all, b1.cpu, b1.wall,
                b2.wall, b2.cpu_all);
         if (blas_sgemm)
-            printf(" max_diff_over_sqrtK=%.3g", compare(s, A, B, P));
+            printf(" max_diff_over_sqrtK=%.3g", compare(s, A, B, P[0]));
         printf("\n");
         fflush(stdout);
-        kern_packed_free(P);
+        for (size_t i = 0; i < s->copies; i++)
+            kern_packed_free(P[i]);
+        free(P);
         free(A);
         free(B);
         free(C);
