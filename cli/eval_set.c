@@ -274,31 +274,83 @@ static int index_ids(char **ids, size_t n, sx_strmap *m, const char *what)
     return 0;
 }
 
-static int load_qrels(eval_set *s, const char *path)
+/* A file of lines that pair a query id with a document id (qrels, runs):
+ * the file in memory, both id maps, the line number, and a count of lines
+ * naming ids not in the set (skipped, and reported once at the end). */
+typedef struct pair_reader {
+    const char *path;
+    char *buf, *p, *end;
+    size_t line, unknown;
+    sx_strmap docs, queries;
+} pair_reader;
+
+static int pair_open(pair_reader *r, const eval_set *s, const char *path)
 {
     size_t len;
-    char *buf = read_all(path, &len);
-    if (!buf)
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    if (!(r->buf = read_all(path, &len)))
         return -1;
-    sx_strmap dm = {0}, qm = {0};
+    r->p = r->buf;
+    r->end = r->buf + len;
+    if (index_ids(s->doc_ids, s->n_docs, &r->docs, "corpus") ||
+        index_ids(s->q_ids, s->n_queries, &r->queries, "query"))
+        return -1;
+    return 0;
+}
+
+/* The next line, NUL-terminated, without its "\r\n" or "\n"; NULL at the end. */
+static char *pair_next_line(pair_reader *r)
+{
+    if (r->p >= r->end)
+        return NULL;
+    char *line = r->p, *nl = memchr(line, '\n', (size_t)(r->end - line));
+    char *e = nl ? nl : r->end;
+    r->p = e + 1;
+    r->line++;
+    if (e > line && e[-1] == '\r')
+        e--;
+    *e = 0;
+    return line;
+}
+
+/* Indexes of query q and document d; 0 (and the line counted as unknown)
+ * when either is not in the set. */
+static int pair_lookup(pair_reader *r, const char *q, const char *d, uint32_t *qi, uint32_t *di)
+{
+    int32_t a, b;
+    if (!sx_strmap_get(&r->queries, q, strlen(q), &a) || !sx_strmap_get(&r->docs, d, strlen(d), &b)) {
+        r->unknown++;
+        return 0;
+    }
+    *qi = (uint32_t)a;
+    *di = (uint32_t)b;
+    return 1;
+}
+
+/* Reports the skipped lines when the read went well, and frees. */
+static void pair_close(pair_reader *r, int rc)
+{
+    if (!rc && r->unknown)
+        fprintf(stderr, "semdex eval: %s: %zu lines name a query or document not in the set (skipped)\n", r->path,
+                r->unknown);
+    sx_free(r->buf);
+    sx_strmap_free(&r->docs);
+    sx_strmap_free(&r->queries);
+}
+
+static int load_qrels(eval_set *s, const char *path)
+{
+    pair_reader r;
     rel_triple *t = NULL;
-    size_t n = 0, cap = 0, line = 0, unknown = 0;
-    int rc = index_ids(s->doc_ids, s->n_docs, &dm, "corpus");
-    if (!rc)
-        rc = index_ids(s->q_ids, s->n_queries, &qm, "query");
-    for (char *p = buf; !rc && p < buf + len;) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        char *end = nl ? nl : buf + len;
-        line++;
-        if (end > p && end[-1] == '\r')
-            end[-1] = 0;
-        *end = 0;
-        char *f1 = p, *f2 = strchr(f1, '\t'), *f3 = f2 ? strchr(f2 + 1, '\t') : NULL;
-        p = end + 1;
+    size_t n = 0, cap = 0;
+    int rc = pair_open(&r, s, path);
+    for (char *f1; !rc && (f1 = pair_next_line(&r));) {
+        char *f2 = strchr(f1, '\t'), *f3 = f2 ? strchr(f2 + 1, '\t') : NULL;
         if (!*f1)
             continue;
         if (!f2 || !f3) {
-            fprintf(stderr, "semdex eval: %s: line %zu: want query-id<TAB>corpus-id<TAB>score\n", path, line);
+            fprintf(stderr, "semdex eval: %s: line %zu: want query-id<TAB>corpus-id<TAB>score\n", path, r.line);
             rc = -1;
             break;
         }
@@ -307,32 +359,25 @@ static int load_qrels(eval_set *s, const char *path)
         char *e;
         long grade = strtol(f3, &e, 10);
         if (e == f3 || *e) {
-            if (line == 1)
+            if (r.line == 1)
                 continue; /* the header */
-            fprintf(stderr, "semdex eval: %s: line %zu: score \"%s\" is not an integer\n", path, line, f3);
+            fprintf(stderr, "semdex eval: %s: line %zu: score \"%s\" is not an integer\n", path, r.line, f3);
             rc = -1;
             break;
         }
-        int32_t qi, di;
-        if (!sx_strmap_get(&qm, f1, strlen(f1), &qi) || !sx_strmap_get(&dm, f2, strlen(f2), &di)) {
-            unknown++;
+        uint32_t qi, di;
+        if (!pair_lookup(&r, f1, f2, &qi, &di))
             continue;
-        }
         if (SX_GROW(t, cap, n + 1)) {
             rc = eval_oom();
             break;
         }
-        t[n++] = (rel_triple){(uint32_t)qi, (uint32_t)di, (int)grade};
+        t[n++] = (rel_triple){qi, di, (int)grade};
     }
-    if (!rc && unknown)
-        fprintf(stderr, "semdex eval: %s: %zu lines name a query or document not in the set (skipped)\n", path,
-                unknown);
+    pair_close(&r, rc);
     if (!rc)
         rc = set_rels(s, t, n);
     sx_free(t);
-    sx_free(buf);
-    sx_strmap_free(&dm);
-    sx_strmap_free(&qm);
     return rc;
 }
 
@@ -580,49 +625,34 @@ static int cmp_run_line(const void *pa, const void *pb)
 
 int eval_ranking_read_run(eval_ranking *r, const eval_set *s, const char *path)
 {
-    size_t len;
-    char *buf = read_all(path, &len);
-    if (!buf)
-        return -1;
-    sx_strmap dm = {0}, qm = {0};
+    pair_reader pr;
     run_line *rl = NULL;
-    size_t n = 0, cap = 0, line = 0, unknown = 0;
-    int rc = index_ids(s->doc_ids, s->n_docs, &dm, "corpus");
-    if (!rc)
-        rc = index_ids(s->q_ids, s->n_queries, &qm, "query");
-    for (char *p = buf; !rc && p < buf + len;) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        char *end = nl ? nl : buf + len;
-        *end = 0;
-        line++;
+    size_t n = 0, cap = 0;
+    int rc = pair_open(&pr, s, path);
+    for (char *p; !rc && (p = pair_next_line(&pr));) {
         char *save = NULL, *f[6];
         int nf = 0;
-        for (char *tok = strtok_r(p, " \t\r", &save); tok && nf < 6; tok = strtok_r(NULL, " \t\r", &save))
+        for (char *tok = strtok_r(p, " \t", &save); tok && nf < 6; tok = strtok_r(NULL, " \t", &save))
             f[nf++] = tok;
-        p = end + 1;
         if (!nf)
             continue;
         char *e = NULL;
         double score = nf >= 5 ? strtod(f[4], &e) : 0;
         if (nf < 5 || !e || *e) {
-            fprintf(stderr, "semdex eval: %s: line %zu: want qid Q0 docid rank score [tag]\n", path, line);
+            fprintf(stderr, "semdex eval: %s: line %zu: want qid Q0 docid rank score [tag]\n", path, pr.line);
             rc = -1;
             break;
         }
-        int32_t qi, di;
-        if (!sx_strmap_get(&qm, f[0], strlen(f[0]), &qi) || !sx_strmap_get(&dm, f[2], strlen(f[2]), &di)) {
-            unknown++;
+        uint32_t qi, di;
+        if (!pair_lookup(&pr, f[0], f[2], &qi, &di))
             continue;
-        }
         if (SX_GROW(rl, cap, n + 1)) {
             rc = eval_oom();
             break;
         }
-        rl[n++] = (run_line){(uint32_t)qi, (uint32_t)di, score, line};
+        rl[n++] = (run_line){qi, di, score, pr.line};
     }
-    if (!rc && unknown)
-        fprintf(stderr, "semdex eval: %s: %zu lines name a query or document not in the set (skipped)\n", path,
-                unknown);
+    pair_close(&pr, rc);
     if (!rc) {
         if (n)
             qsort(rl, n, sizeof *rl, cmp_run_line);
@@ -636,9 +666,6 @@ int eval_ranking_read_run(eval_ranking *r, const eval_set *s, const char *path)
         }
     }
     sx_free(rl);
-    sx_free(buf);
-    sx_strmap_free(&dm);
-    sx_strmap_free(&qm);
     return rc;
 }
 

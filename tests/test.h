@@ -21,8 +21,9 @@ void test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *test_fixtures_dir(void);
 const char *test_semdex_bin(void);
 /* Runs the semdex program with args (a shell word list), standard input
- * from `input`; returns its exit status (-1 when it did not exit) and the
- * captured standard output and error (malloc'ed; NULL when unreadable). */
+ * from `input` (NULL: empty); returns its exit status (-1 when it did not
+ * exit) and the captured standard output and error (malloc'ed; NULL when
+ * unreadable; err may be NULL to drop standard error). */
 int test_run_semdex(const char *args, const char *input, char **out, char **err);
 /* Newlines in s (0 for NULL). */
 size_t test_count_lines(const char *s);

@@ -683,20 +683,7 @@ TEST(fuse_weighted_normalizes_each_arm)
 /* ------------------------------------------------------------ eval */
 
 /* Runs semdex with args; returns its exit status and stdout (malloc'ed). */
-static int run_semdex(const char *args, char **out)
-{
-    char path[] = "/tmp/semdex-eval-out-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>/dev/null", test_semdex_bin(), args, path);
-    int st = system(cmd);
-    *out = test_read_file(path, NULL);
-    remove(path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run_semdex(const char *args, char **out) { return test_run_semdex(args, NULL, out, NULL); }
 
 static double json_num_after(const char *s, const char *key)
 {
@@ -780,6 +767,25 @@ TEST(eval_beir_files_runs_and_usage)
     double want = (1 / log2(3.0) + 0 + (1 + 1 / log2(4.0)) / (1 + 1 / log2(3.0))) / 3;
     CHECKF(fabs(json_num_after(out, "\"ndcg@10\": ") - want) < 1e-4, "%s want %.4f", out, want);
     free(out);
+    /* CRLF line ends read the same; a run line without a score, or a qrels
+     * line without its third field, is an error naming the line */
+    write_file(run, "q1 Q0 d2 1 5.0 x\r\nq1 Q0 d1 2 4.0 x\r\nq3 Q0 3 1 9 x\r\nq3 Q0 d2 2 8 x\r\nq3 Q0 d1 3 7 x\r\n");
+    CHECK(run_semdex(args, &out) == 0 && out);
+    CHECKF(fabs(json_num_after(out, "\"mrr@10\": ") - (0.5 + 0 + 1) / 3.0) < 1e-4, "%s", out);
+    free(out);
+    char *err = NULL;
+    write_file(run, "q1 Q0 d2 1 5.0 x\nq1 Q0 d1 2\n");
+    CHECK(test_run_semdex(args, NULL, &out, &err) == 1);
+    CHECKF(err && strstr(err, "x.run: line 2: want qid Q0 docid rank score"), "%s", err ? err : "");
+    free(out);
+    free(err);
+    write_file(run, "q1 Q0 d1 1 5.0 x\n");
+    write_file(r, "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td2\r\n");
+    CHECK(test_run_semdex(args, NULL, &out, &err) == 1);
+    CHECKF(err && strstr(err, "qrels.tsv: line 3: want query-id<TAB>corpus-id<TAB>score"), "%s", err ? err : "");
+    free(out);
+    free(err);
+    write_file(r, "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\nq3\t3\t1\nq3\td1\t1\nq9\td1\t1\n");
     /* vector and hybrid modes embed through a model (a fixture: random weights, so only the plumbing counts) */
     snprintf(args, sizeof args, "eval --corpus %s --queries %s --qrels %s --mode all -m %s/models/bert-mean --json", c,
              q, r, test_fixtures_dir());

@@ -106,7 +106,7 @@ int test_run_semdex(const char *args, const char *input, char **out, char **err)
     if (fd < 0)
         return -1;
     FILE *f = fdopen(fd, "wb");
-    fputs(input, f);
+    fputs(input ? input : "", f);
     fclose(f);
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s %s < %s > %s.out 2> %s.err", test_semdex_bin(), args, in_path, in_path, in_path);
@@ -116,7 +116,8 @@ int test_run_semdex(const char *args, const char *input, char **out, char **err)
     *out = test_read_file(path, NULL);
     remove(path);
     snprintf(path, sizeof path, "%s.err", in_path);
-    *err = test_read_file(path, NULL);
+    if (err)
+        *err = test_read_file(path, NULL);
     remove(path);
     remove(in_path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
