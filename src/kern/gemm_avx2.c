@@ -129,8 +129,9 @@ void KERN_AVX2 kern_avx2_pack_nt(float *dst, const float *B, size_t N, size_t K,
  * compile-time constant in every instantiation below. */
 static inline __attribute__((always_inline)) KERN_AVX2 void
 ukernel(const int mr, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, size_t nr,
-        int first, const float *bias, const float *pf)
+        int first, const float *bias, const float *pf, size_t npf)
 {
+    size_t pf_acc = 0;
     __m256 acc[KERN_MR][2];
     const float *ar[KERN_MR];
     __m256i m0 = _mm256_setzero_si256(), m1 = m0;
@@ -157,8 +158,14 @@ ukernel(const int mr, size_t kc, const float *a, size_t lda, const float *b, flo
 #pragma GCC unroll 2
     for (size_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(b + k * KERN_NR), b1 = _mm256_load_ps(b + k * KERN_NR + 8);
-        if (pf) /* one line of the next panel per depth: L2 only, so as not to crowd L1 */
-            _mm_prefetch((const char *)(pf + k * KERN_NR), _MM_HINT_T1);
+        if (pf) { /* npf lines of the next panel, evenly over the depths; L2 only, not to crowd L1 */
+            pf_acc += npf;
+            if (pf_acc >= kc) {
+                pf_acc -= kc;
+                _mm_prefetch((const char *)pf, _MM_HINT_T1);
+                pf += KERN_NR;
+            }
+        }
 #pragma GCC unroll 6
         for (int r = 0; r < mr; r++) {
             __m256 av = _mm256_broadcast_ss(ar[r] + k);
@@ -189,9 +196,10 @@ ukernel(const int mr, size_t kc, const float *a, size_t lda, const float *b, flo
 
 #define UKERNEL(R)                                                                                          \
     static KERN_AVX2 void ukernel_##R(size_t kc, const float *a, size_t lda, const float *b, float *c,       \
-                                      size_t ldc, size_t nr, int first, const float *bias, const float *pf) \
+                                      size_t ldc, size_t nr, int first, const float *bias, const float *pf, \
+                                      size_t npf)                                                           \
     {                                                                                                       \
-        ukernel(R, kc, a, lda, b, c, ldc, nr, first, bias, pf);                                             \
+        ukernel(R, kc, a, lda, b, c, ldc, nr, first, bias, pf, npf);                                        \
     }
 UKERNEL(1)
 UKERNEL(2)
@@ -201,7 +209,7 @@ UKERNEL(5)
 UKERNEL(6)
 
 typedef void (*ukernel_fn)(size_t, const float *, size_t, const float *, float *, size_t, size_t, int,
-                           const float *, const float *);
+                           const float *, const float *, size_t);
 static const ukernel_fn ukernels[KERN_MR + 1] = {NULL,       ukernel_1, ukernel_2, ukernel_3,
                                                  ukernel_4, ukernel_5, ukernel_6};
 
@@ -233,11 +241,12 @@ static KERN_AVX2 void gemm_block(const gemm_job *j, size_t i0, size_t i1, size_t
             const float *bias = last && j->bias ? j->bias + n0 : NULL;
             /* Packed panels (a model's weights) stream from memory once per
              * block of rows, and at a small M (a query) there are too few
-             * rows to hide that: the first tile of each panel fetches the
-             * next panel (the same panel range at the next depth block after
-             * the last) into L2 while it computes.  At M = 16 against
-             * weights larger than L3, this took a product from 63 to 100
-             * GFLOP/s. */
+             * rows to hide that: while the tiles of rows work on this panel
+             * they fetch the next one (the same panel range at the next
+             * depth block after the last) into L2, each tile an even share
+             * of its lines, spread over its depths, so that the requests
+             * flow steadily instead of in bursts (bench/README.md, "SGEMM
+             * ceiling", the `x30` shape). */
             const float *pf = NULL;
             if (j->src == B_PANELS) {
                 size_t q = p + 1, k1 = k0;
@@ -248,10 +257,12 @@ static KERN_AVX2 void gemm_block(const gemm_job *j, size_t i0, size_t i1, size_t
                 if (k1 < j->K)
                     pf = j->B + q * j->K * KERN_NR + k1 * KERN_NR;
             }
-            for (size_t i = i0; i < i1; i += KERN_MR) {
+            size_t ntile = (i1 - i0 + KERN_MR - 1) / KERN_MR, t = 0;
+            for (size_t i = i0; i < i1; i += KERN_MR, t++) {
                 size_t mr = i1 - i < KERN_MR ? i1 - i : KERN_MR;
+                size_t l0 = t * kc / ntile, l1 = (t + 1) * kc / ntile;
                 ukernels[mr](kc, j->A + i * j->lda + k0, j->lda, b, j->C + i * j->ldc + n0, j->ldc, nr, first,
-                             bias, i == i0 ? pf : NULL);
+                             bias, pf && l1 > l0 ? pf + l0 * KERN_NR : NULL, l1 - l0);
             }
         }
     }

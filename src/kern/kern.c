@@ -6,6 +6,7 @@
  * The thread pool lives in pool.c.  Knows nothing of models. */
 #include "kern_int.h"
 #include "alloc.h"
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -180,7 +181,59 @@ void kern_sgemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda, con
     vt()->sgemm_nn(M, N, K, A, lda, B, ldb, C, ldc, bias, pool);
 }
 
-kern_packed *kern_pack_nt(const float *B, size_t N, size_t K, size_t ldb)
+/* ------------------------------------------------------------- arena */
+
+#define ARENA_ALIGN ((size_t)2 << 20) /* a huge page */
+#define ARENA_CHUNK ((size_t)64 << 20)
+
+struct kern_arena {
+    void **chunks; /* what sx_malloc returned */
+    size_t n, cap;
+    char *cur;     /* free space of the newest chunk */
+    size_t left;
+};
+
+kern_arena *kern_arena_new(void) { return sx_calloc(1, sizeof(kern_arena)); }
+
+void kern_arena_free(kern_arena *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        sx_free(a->chunks[i]);
+    sx_free(a->chunks);
+    sx_free(a);
+}
+
+/* bytes (a multiple of 64) from the arena, 64-byte aligned.  A request
+ * that does not fit starts a chunk; the rest of the old one is never
+ * touched, so it costs address space, not memory. */
+static void *arena_take(kern_arena *a, size_t bytes)
+{
+    if (bytes > a->left) {
+        size_t size = bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK;
+        if (size > SIZE_MAX - ARENA_ALIGN || SX_GROW(a->chunks, a->cap, a->n + 1))
+            return NULL;
+        char *raw = sx_malloc(size + ARENA_ALIGN);
+        if (!raw)
+            return NULL;
+        a->chunks[a->n++] = raw;
+        a->cur = (char *)(((uintptr_t)raw + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+        a->left = size;
+#ifdef MADV_HUGEPAGE
+        /* advice only: without transparent huge pages nothing changes */
+        (void)madvise(a->cur, size, MADV_HUGEPAGE);
+#endif
+    }
+    void *p = a->cur;
+    a->cur += bytes;
+    a->left -= bytes;
+    return p;
+}
+
+kern_packed *kern_pack_nt(const float *B, size_t N, size_t K, size_t ldb) { return kern_pack_nt_in(NULL, B, N, K, ldb); }
+
+kern_packed *kern_pack_nt_in(kern_arena *a, const float *B, size_t N, size_t K, size_t ldb)
 {
     kern_packed *p = sx_calloc(1, sizeof *p);
     if (!p)
@@ -193,12 +246,16 @@ kern_packed *kern_pack_nt(const float *B, size_t N, size_t K, size_t ldb)
         sx_free(p);
         return NULL;
     }
-    p->raw = sx_malloc(rows * K * sizeof(float) + 64);
-    if (!p->raw) {
+    size_t bytes = (rows * K * sizeof(float) + 63) & ~(size_t)63;
+    if (a) {
+        p->b = arena_take(a, bytes);
+    } else if ((p->raw = sx_malloc(bytes + 64))) {
+        p->b = (float *)(((uintptr_t)p->raw + 63) & ~(uintptr_t)63);
+    }
+    if (!p->b) {
         sx_free(p);
         return NULL;
     }
-    p->b = (float *)(((uintptr_t)p->raw + 63) & ~(uintptr_t)63);
 #if KERN_X86
     if (p->layout == KERN_PACKED_PANELS) {
         kern_avx2_pack_nt(p->b, B, N, K, ldb);

@@ -35,8 +35,8 @@ typedef enum kern_packed_layout {
 struct kern_packed {
     size_t n, k;
     kern_packed_layout layout;
-    float *b;   /* 64-byte aligned, inside raw */
-    void *raw;  /* what sx_malloc returned */
+    float *b;   /* 64-byte aligned, inside raw or an arena's chunk */
+    void *raw;  /* what sx_malloc returned; NULL when in an arena */
 };
 
 #if KERN_X86

@@ -49,36 +49,39 @@ static inline __attribute__((always_inline)) KERN_AVX2 __m256 exp_avx2(__m256 x)
     return _mm256_andnot_ps(under, p);
 }
 
-/* 1 + erf(z), lanes.  Computed as erfc(|z|) (z < 0) or 2 - erfc(|z|) with
- * the Chebyshev fit of Numerical Recipes (erfcc: relative error < 1.2e-7
- * over all z >= 0), so that the left tail keeps its relative accuracy,
- * where 1 + erff(z) cancels.  Absolute error against 1 + erff(z) < 1e-6
- * (about 2.5e-7 measured; the tests check it on a dense sweep). */
+/* erf on [0, 4): 8 intervals of 0.5, degree 6 in t = |z| - centre; worst absolute error 7.4e-08 (tools/gen_erf_poly.py) */
+static const float erf_poly[7][8] = {
+    {2.763263881e-01f, 7.111556530e-01f, 9.229001403e-01f, 9.866716862e-01f, 9.985373020e-01f, 9.998993874e-01f, 9.999957085e-01f, 9.999998808e-01f},
+    {1.060013652e+00f, 6.429315209e-01f, 2.365212291e-01f, 5.277483538e-02f, 7.142299786e-03f, 5.862942780e-04f, 2.919364670e-05f, 8.818866490e-07f},
+    {-2.650029659e-01f, -4.821981490e-01f, -2.956517339e-01f, -9.235620499e-02f, -1.607015729e-02f, -1.612267457e-03f, -9.486933413e-05f, -3.306070994e-06f},
+    {-3.091164827e-01f, 2.672721818e-02f, 1.675230861e-01f, 9.017766267e-02f, 2.172697894e-02f, 2.758207032e-03f, 1.952192833e-04f, 7.911728062e-06f},
+    {1.269345582e-01f, 1.506756246e-01f, -6.132035051e-03f, -4.810552299e-02f, -1.908825710e-02f, -3.257710487e-03f, -2.861694375e-04f, -1.378540946e-05f},
+    {7.830777019e-02f, -5.126086250e-02f, -4.677693173e-02f, 5.969540216e-03f, 1.058114227e-02f, 2.825833391e-03f, 3.326159786e-04f, 2.020526335e-05f},
+    {-3.934079409e-02f, -2.658282965e-02f, 2.059773728e-02f, 9.049494751e-03f, -2.779565053e-03f, -1.667850534e-03f, -2.737584291e-04f, -2.069242146e-05f},
+};
+
+/* 1 + erf(z), lanes: erf(|z|) from the piecewise polynomial above (the
+ * interval picked per lane with vpermps, so each coefficient is one
+ * instruction), 1 from |z| >= 4 (erf(3.84) already rounds to 1 in float),
+ * then 1 + erf or 1 - erf by the sign of z.  Absolute error against
+ * 1 + erff(z) about 1e-7, within the 1e-6 asked of a vectorized erf; in
+ * the left tail, as in the reference's own 1 + erff(z), that is an absolute
+ * error, not a relative one.  No division and no exponential: about twice
+ * as fast as an erfc-based form.  NaN gives NaN through the caller's x. */
 static inline __attribute__((always_inline)) KERN_AVX2 __m256 one_plus_erf_avx2(__m256 z)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-    /* erfc(10) = 2e-45 is 0 in float; the clamp keeps a*a finite (inf*inf
-     * would make the error term below NaN); min's operand order keeps NaN */
-    __m256 a = _mm256_min_ps(_mm256_set1_ps(10.0f), _mm256_andnot_ps(sign, z));
-    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.5f), a, one));
-    /* the degree-9 polynomial by Estrin's scheme (a dependency chain of 4
-     * FMAs instead of Horner's 9: the kernel is latency-bound) */
-    __m256 t2 = _mm256_mul_ps(t, t), t4 = _mm256_mul_ps(t2, t2), t8 = _mm256_mul_ps(t4, t4);
-    __m256 q0 = _mm256_fmadd_ps(_mm256_set1_ps(1.00002368f), t, _mm256_set1_ps(-1.26551223f));
-    __m256 q1 = _mm256_fmadd_ps(_mm256_set1_ps(0.09678418f), t, _mm256_set1_ps(0.37409196f));
-    __m256 q2 = _mm256_fmadd_ps(_mm256_set1_ps(0.27886807f), t, _mm256_set1_ps(-0.18628806f));
-    __m256 q3 = _mm256_fmadd_ps(_mm256_set1_ps(1.48851587f), t, _mm256_set1_ps(-1.13520398f));
-    __m256 q4 = _mm256_fmadd_ps(_mm256_set1_ps(0.17087277f), t, _mm256_set1_ps(-0.82215223f));
-    __m256 r0 = _mm256_fmadd_ps(q1, t2, q0), r1 = _mm256_fmadd_ps(q3, t2, q2);
-    __m256 p = _mm256_fmadd_ps(q4, t8, _mm256_fmadd_ps(r1, t4, r0));
-    /* -a*a exactly as a sum of two floats, so that the argument of exp loses
-     * nothing when a*a is large */
-    __m256 a2 = _mm256_mul_ps(a, a);
-    __m256 a2_lo = _mm256_fmsub_ps(a, a, a2);
-    __m256 arg = _mm256_sub_ps(_mm256_sub_ps(p, a2), a2_lo);
-    __m256 erfc = _mm256_mul_ps(t, exp_avx2(arg));
-    __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
-    return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), erfc), erfc, neg);
+    __m256 a = _mm256_andnot_ps(sign, z);
+    __m256 sat = _mm256_cmp_ps(a, _mm256_set1_ps(4.0f), _CMP_GE_OQ);
+    a = _mm256_min_ps(a, _mm256_set1_ps(3.99f));
+    __m256i idx = _mm256_cvttps_epi32(_mm256_mul_ps(a, _mm256_set1_ps(2.0f))); /* 0..7 */
+    __m256 t = _mm256_sub_ps(a, _mm256_fmadd_ps(_mm256_cvtepi32_ps(idx), _mm256_set1_ps(0.5f),
+                                                _mm256_set1_ps(0.25f)));
+    __m256 p = _mm256_permutevar8x32_ps(_mm256_loadu_ps(erf_poly[6]), idx);
+    for (int j = 5; j >= 0; j--)
+        p = _mm256_fmadd_ps(p, t, _mm256_permutevar8x32_ps(_mm256_loadu_ps(erf_poly[j]), idx));
+    p = _mm256_blendv_ps(p, one, sat);
+    return _mm256_add_ps(one, _mm256_xor_ps(p, _mm256_and_ps(z, sign)));
 }
 
 static inline __attribute__((always_inline)) KERN_AVX2 float hsum_ps(__m256 v)
@@ -195,10 +198,13 @@ static inline __attribute__((always_inline)) KERN_AVX2 __m256 gelu_tanh8(__m256 
     void KERN_AVX2 name(float *x, size_t n)                                                                 \
     {                                                                                                       \
         size_t i = 0;                                                                                       \
-        for (; i + 16 <= n; i += 16) { /* two independent chains in flight */                              \
+        for (; i + 32 <= n; i += 32) { /* four independent chains in flight */                             \
             __m256 v0 = op8(_mm256_loadu_ps(x + i)), v1 = op8(_mm256_loadu_ps(x + i + 8));                  \
+            __m256 v2 = op8(_mm256_loadu_ps(x + i + 16)), v3 = op8(_mm256_loadu_ps(x + i + 24));            \
             _mm256_storeu_ps(x + i, v0);                                                                    \
             _mm256_storeu_ps(x + i + 8, v1);                                                                \
+            _mm256_storeu_ps(x + i + 16, v2);                                                               \
+            _mm256_storeu_ps(x + i + 24, v3);                                                               \
         }                                                                                                   \
         for (; i + 8 <= n; i += 8)                                                                          \
             _mm256_storeu_ps(x + i, op8(_mm256_loadu_ps(x + i)));                                           \

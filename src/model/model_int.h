@@ -247,6 +247,7 @@ typedef struct model_encoder {
     model_table word, position, token_type;
     float *emb_ln_gamma, *emb_ln_beta; /* (D) */
     model_layer *layers;
+    kern_arena *arena;         /* the packed matrices of the layers */
     model_dtype stored_dtype;  /* of the weights on disk; MODEL_DTYPE_COUNT when mixed */
     uint64_t weights_hash;
     char prefix[16];           /* tensor name prefix found ("bert.", "roberta.", "") */

@@ -92,6 +92,7 @@ typedef struct binder {
     uint64_t hash;
     model_dtype dtype; /* MODEL_DTYPE_COUNT: not seen yet or mixed */
     int mixed;
+    kern_arena *arena; /* where packed matrices go */
     semdex_error *err;
 } binder;
 
@@ -208,7 +209,7 @@ static semdex_status matrix_pack(binder *b, const model_tensor *const *parts, si
     m->dtype = MODEL_DTYPE_F32;
     m->rows = rows;
     m->cols = cols;
-    m->packed = kern_pack_nt(tmp, rows, cols, cols);
+    m->packed = kern_pack_nt_in(b->arena, tmp, rows, cols, cols);
     sx_free(tmp);
     return m->packed ? SEMDEX_OK : nomem(b);
 }
@@ -317,6 +318,8 @@ semdex_status model_encoder_bind(model_encoder *enc, const model_config *cfg, co
     snprintf(enc->prefix, sizeof enc->prefix, "%s", b.prefix);
     size_t D = cfg->hidden;
     semdex_status st;
+    if (!(b.arena = enc->arena = kern_arena_new()))
+        return nomem(&b);
     if ((st = table_get(&b, "embeddings.word_embeddings.weight", cfg->vocab_size, D, "vocab_size, hidden_size",
                         &enc->word)) ||
         (st = table_get(&b, "embeddings.position_embeddings.weight", cfg->max_positions, D,
@@ -379,6 +382,7 @@ void model_encoder_release(model_encoder *enc)
     sx_free(enc->token_type.owned);
     sx_free(enc->emb_ln_gamma);
     sx_free(enc->emb_ln_beta);
+    kern_arena_free(enc->arena); /* after the matrices carved from it */
     memset(enc, 0, sizeof *enc);
 }
 
