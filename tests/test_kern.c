@@ -273,7 +273,7 @@ TEST(kern_add_layernorm_matches_reference)
 }
 
 /* GELU (erf): the fast path computes 1 + erf(z) (absolute error < 1e-6, the
- * requirement on a vectorized erf; about 2.5e-7 is expected from the fit),
+ * requirement on a vectorized erf; the fit's own is 7e-8, tools/gen_erf_poly.py),
  * and multiplies by 0.5 x, so |fast - ref| <= 0.5 |x| 1e-6 plus two ulps of
  * the result for the final products.  The reference's own 1 + erff(z)
  * rounding (6e-8) is inside that budget.  "erf error" below is the worst
