@@ -257,6 +257,16 @@ def main(argv):
             if round_ceil:
                 out.append("   (the goal is judged on the same-round share: both figures of a round were "
                            "measured under the same load)")
+            # whether GOAL_TORCH sorted is reachable at all: it asks for GOAL_TORCH times
+            # PyTorch's FLOP rate, which no engine doing the same arithmetic can exceed the
+            # FMA peak with
+            k = ("torch", "sorted")
+            if peak and k in med:
+                need = GOAL_TORCH * gflop / med[k] / 1e9
+                p2 = float(peak[-1]["gflops"])
+                out.append(f"   {GOAL_TORCH:.0f}x PyTorch sorted needs {need:.1f} GFLOP/s, "
+                           f"{100 * need / p2:.0f}% of the {nthreads}-thread FMA peak ({p2:.1f})"
+                           + (": above it, out of reach for any engine doing these FLOPs" if need > p2 else ""))
         out.append("")
 
     # ---- memory
