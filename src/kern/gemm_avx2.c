@@ -125,8 +125,10 @@ void KERN_AVX2 kern_avx2_pack_nt(float *dst, const float *B, size_t N, size_t K,
 /* -------------------------------------------------------- micro-kernel */
 
 /* C[mr x nr] (=, or += when !first) A[mr x kc] * slice[kc x 16], then
- * + bias[nr] when bias is non-NULL (the last depth block).  mr is a
- * compile-time constant in every instantiation below. */
+ * + bias[nr] when bias is non-NULL (the last depth block).  Meanwhile it
+ * prefetches the npf (<= kc) cache lines from pf on (when non-NULL) into
+ * L2, evenly over its kc depths.  mr is a compile-time constant in every
+ * instantiation below. */
 static inline __attribute__((always_inline)) KERN_AVX2 void
 ukernel(const int mr, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, size_t nr,
         int first, const float *bias, const float *pf, size_t npf)
@@ -248,19 +250,22 @@ static KERN_AVX2 void gemm_block(const gemm_job *j, size_t i0, size_t i1, size_t
              * flow steadily instead of in bursts (bench/README.md, "SGEMM
              * ceiling", the `x30` shape). */
             const float *pf = NULL;
+            size_t lines = 0; /* of the next panel slice: one per depth */
             if (j->src == B_PANELS) {
                 size_t q = p + 1, k1 = k0;
                 if (q == p1) {
                     q = p0;
                     k1 = k0 + kc;
                 }
-                if (k1 < j->K)
+                if (k1 < j->K) {
                     pf = j->B + q * j->K * KERN_NR + k1 * KERN_NR;
+                    lines = j->K - k1 < kc ? j->K - k1 : kc;
+                }
             }
             size_t ntile = (i1 - i0 + KERN_MR - 1) / KERN_MR, t = 0;
             for (size_t i = i0; i < i1; i += KERN_MR, t++) {
                 size_t mr = i1 - i < KERN_MR ? i1 - i : KERN_MR;
-                size_t l0 = t * kc / ntile, l1 = (t + 1) * kc / ntile;
+                size_t l0 = t * lines / ntile, l1 = (t + 1) * lines / ntile;
                 ukernels[mr](kc, j->A + i * j->lda + k0, j->lda, b, j->C + i * j->ldc + n0, j->ldc, nr, first,
                              bias, pf && l1 > l0 ? pf + l0 * KERN_NR : NULL, l1 - l0);
             }
