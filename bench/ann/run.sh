@@ -16,6 +16,10 @@
 #   BENCH_ANN_EFS=...      search ef sweep (default 10,16,24,32,48,64,96,128,192,256,384,512)
 #   BENCH_REPS=5           timed passes per ef (medians are reported)
 #   BENCH_ANN_ENGINES="semdex hnswlib faiss"
+#   BENCH_ANN_PARTS="side cli"   side: the engines side by side (starts the results
+#                          file afresh); cli: `semdex bench ann` (exact search, filters,
+#                          deletes), appended; the report is made from the file either way
+#                          (BENCH_ANN_PARTS=report: only that)
 #   SEMDEX_BIN=./semdex    the semdex program (make builds ./semdex and libsemdex.a first)
 #   BENCH_ANN_MARCH=x86-64-v3   -march of the anchors and the bandwidth test: AVX2+FMA, no
 #                          AVX-512, as semdex's kernels and the project's target machines
@@ -48,6 +52,7 @@ EFC=200
 EFS=${BENCH_ANN_EFS:-10,16,24,32,48,64,96,128,192,256,384,512}
 REPS=${BENCH_REPS:-5}
 ENGINES=${BENCH_ANN_ENGINES:-semdex hnswlib faiss}
+PARTS=" ${BENCH_ANN_PARTS:-side cli} "
 CC=${CC:-cc}
 MARCH=${BENCH_ANN_MARCH:-x86-64-v3}
 CXX=${CXX:-g++}
@@ -90,19 +95,23 @@ run_size() {
         say "generating $n x $DIM vectors and exact ground truth"
         $OUT/gen $n $NQ $DIM $data
     fi
-    : >"$res"
-    say "memory bandwidth (single thread)"
-    $OUT/bw 1024 | sed 's/^/all /' >>"$res"
-    say "== $ENGINES side by side, $n vectors (builds, then interleaved search passes)"
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $OUT/bench_all ${data}_base.fvecs ${data}_query.fvecs \
-        ${data}_groundtruth.ivecs ip $M $EFC $EFS $REPS "$(echo $ENGINES | tr ' ' ,)" | tee -a "$res" >&2
-    # semdex alone: exact search, filters and deletes (the sizes: 100k)
-    extra="--exact"
-    [ "$n" -le 100000 ] && extra="$extra --delete-frac 0.1 --filter-frac 0.01,0.02,0.05,0.1,0.2,0.5"
-    say "== semdex bench ann: exact search, filters, deletes"
-    $SEMDEX_BIN bench ann --base ${data}_base.fvecs --query ${data}_query.fvecs \
-        --gt ${data}_groundtruth.ivecs --metric dot --M $M --ef-construction $EFC \
-        --ef 10,16,24,32,48,64 --reps $REPS $extra | sed 's/^/semdex-cli /' | tee -a "$res" >&2
+    if [ "${PARTS#* side }" != "$PARTS" ]; then
+        : >"$res"
+        say "memory bandwidth (single thread)"
+        $OUT/bw 1024 | sed 's/^/all /' >>"$res"
+        say "== $ENGINES side by side, $n vectors (builds, then interleaved search passes)"
+        OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $OUT/bench_all ${data}_base.fvecs ${data}_query.fvecs \
+            ${data}_groundtruth.ivecs ip $M $EFC $EFS $REPS "$(echo $ENGINES | tr ' ' ,)" | tee -a "$res" >&2
+    fi
+    if [ "${PARTS#* cli }" != "$PARTS" ]; then
+        # semdex alone: exact search, filters and deletes (the sizes: 100k)
+        extra="--exact"
+        [ "$n" -le 100000 ] && extra="$extra --delete-frac 0.1 --filter-frac 0.01,0.02,0.05,0.1,0.2,0.5"
+        say "== semdex bench ann: exact search, filters, deletes"
+        $SEMDEX_BIN bench ann --base ${data}_base.fvecs --query ${data}_query.fvecs \
+            --gt ${data}_groundtruth.ivecs --metric dot --M $M --ef-construction $EFC \
+            --ef 10,16,24,32,48,64 --reps $REPS $extra | sed 's/^/semdex-cli /' | tee -a "$res" >&2
+    fi
     report "$res" $n | tee "$rep"
 }
 
