@@ -39,7 +39,10 @@ static void bench_usage(FILE *f)
             "                            against exact filtered search (and its QPS)\n"
             "  --filter-ef LIST          search breadths of the filtered runs (default 10,40,160)\n"
             "  --extra-queries N         queries for exact, filter and delete runs (default 200)\n"
-            "  --exact                   also time exact search (GB/s of vectors scanned)\n");
+            "  --exact                   also time exact search (GB/s of vectors scanned)\n"
+            "  --persist                 also save the index as an image to a file, read it back and\n"
+            "                            load it (what reopening a collection costs), and check that\n"
+            "                            both answer the queries alike\n");
 }
 
 /* Process CPU time: on a shared machine, time slices lost to other
@@ -240,13 +243,77 @@ static int parse_fracs(const char *s, double *out, size_t *n)
     return *n ? 0 : -1;
 }
 
+/* What reopening a collection costs instead of rebuilding its graph: the
+ * index saved as an image into a file, read back and loaded (validated, as
+ * the store does), then the same searches on both, which must agree. */
+static int bench_persist(const hnsw_index *h, const hnsw_vecs *q, size_t nq, size_t k, size_t ef)
+{
+    semdex_error err = {0};
+    size_t size = hnsw_save_size(h);
+    char path[] = "/tmp/semdex-bench-image-XXXXXX";
+    int fd = mkstemp(path), rc = -1;
+    uint8_t *buf = malloc(size), *back = malloc(size);
+    int64_t *l1 = malloc(k * sizeof *l1), *l2 = malloc(k * sizeof *l2);
+    hnsw_index *h2 = NULL;
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+    if (!f || !buf || !back || !l1 || !l2) {
+        fprintf(stderr, "semdex bench ann: --persist: cannot make the image file or buffers\n");
+        goto out;
+    }
+    double t0 = now_s();
+    if (hnsw_save(h, buf, size, &err)) {
+        cli_print_error("bench ann", &err);
+        goto out;
+    }
+    if (fwrite(buf, 1, size, f) != size || fflush(f) || fsync(fileno(f))) {
+        fprintf(stderr, "semdex bench ann: --persist: cannot write %s\n", path);
+        goto out;
+    }
+    double t_save = now_s() - t0;
+    t0 = now_s();
+    rewind(f);
+    if (fread(back, 1, size, f) != size) {
+        fprintf(stderr, "semdex bench ann: --persist: cannot read %s back\n", path);
+        goto out;
+    }
+    if (!(h2 = hnsw_load(back, size, &err))) {
+        cli_print_error("bench ann", &err);
+        goto out;
+    }
+    double t_load = now_s() - t0;
+    size_t differ = 0;
+    for (size_t i = 0; i < nq; i++) {
+        const float *v = q->f + i * q->dim;
+        size_t n1 = hnsw_search(h, v, k, ef, NULL, NULL, l1, NULL), n2 = hnsw_search(h2, v, k, ef, NULL, NULL, l2, NULL);
+        differ += n1 != n2 || memcmp(l1, l2, n1 * sizeof *l1) != 0;
+    }
+    printf("persist image_mb=%.1f save_seconds=%.3f load_seconds=%.3f queries=%zu ef=%zu differing=%zu\n",
+           (double)size / 1e6, t_save, t_load, nq, ef, differ);
+    rc = differ ? -1 : 0;
+    if (differ)
+        fprintf(stderr, "semdex bench ann: --persist: the loaded index answers %zu queries differently\n", differ);
+out:
+    hnsw_free(h2);
+    if (f)
+        fclose(f);
+    else if (fd >= 0)
+        close(fd);
+    if (fd >= 0)
+        unlink(path);
+    free(buf);
+    free(back);
+    free(l1);
+    free(l2);
+    return rc;
+}
+
 static int bench_ann(int argc, char **argv)
 {
     const char *base_path = NULL, *query_path = NULL, *gt_path = NULL, *metric_name = "l2";
     size_t M = 16, efc = 200, k = 10, max_q = 0, efs[MAX_EFS], n_efs = 5;
     size_t def_efs[] = {10, 20, 40, 80, 160}, fefs[MAX_EFS] = {10, 40, 160}, n_fefs = 3;
     memcpy(efs, def_efs, sizeof def_efs);
-    int reps = 3, exact = 0;
+    int reps = 3, exact = 0, persist = 0;
     double delete_frac = 0, filter_fracs[16];
     size_t n_filter = 0, extra_q = 200;
     for (int i = 1; i < argc; i++) {
@@ -258,6 +325,10 @@ static int bench_ann(int argc, char **argv)
         }
         if (!strcmp(a, "--exact")) {
             exact = 1;
+            continue;
+        }
+        if (!strcmp(a, "--persist")) {
+            persist = 1;
             continue;
         }
         if (!v) {
@@ -364,6 +435,8 @@ static int bench_ann(int argc, char **argv)
         goto done;
     bench_state b = {h, &q, &gt, nq, k, NULL, NULL, NULL, truth, n_truth, labels};
     run_efs(&b, "search", efs, n_efs, reps);
+    if (persist && bench_persist(h, &q, nq, k, efs[n_efs - 1]))
+        goto done;
     /* exact search, filters and deletes run on the first --extra-queries
      * queries (exact search of 1M x 384 takes a tenth of a second each) */
     b.nq = extra_q < nq ? extra_q : nq;

@@ -760,16 +760,19 @@ TEST(hnsw_cli_bench_ann)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s bench ann --base %s/fmnistsmall_base.fvecs --query %s/fmnistsmall_query.fvecs "
-             "--gt %s/fmnistsmall_groundtruth.ivecs --ef 10,40 --reps 1 --queries 100 --exact 2>&1",
+             "--gt %s/fmnistsmall_groundtruth.ivecs --ef 10,40 --reps 1 --queries 100 --exact --persist 2>&1",
              test_semdex_bin(), dir, dir, dir);
     FILE *p = popen(cmd, "r");
     CHECK(p);
     char line[512];
     double r40 = -1;
-    int build = 0, exact = 0;
+    int build = 0, exact = 0, persisted = 0;
     while (fgets(line, sizeof line, p)) {
         build |= !strncmp(line, "build seconds=", 14);
         exact |= !strncmp(line, "exact qps=", 10);
+        /* the image saved, read back and loaded answers every query alike */
+        persisted |= !strncmp(line, "persist image_mb=", 17) && strstr(line, " queries=100 ") &&
+                     strstr(line, " differing=0\n");
         if (!strncmp(line, "search ef=40 ", 13)) {
             const char *r = strstr(line, "recall@10=");
             if (r)
@@ -777,7 +780,7 @@ TEST(hnsw_cli_bench_ann)
         }
     }
     int rc = pclose(p);
-    CHECKF(rc == 0 && build && exact, "semdex bench ann failed (rc %d)", rc);
+    CHECKF(rc == 0 && build && exact && persisted, "semdex bench ann failed (rc %d)", rc);
     CHECKF(r40 >= 0.99, "recall@10 at ef 40: %.4f", r40);
     /* bad input: an error, exit status 1 */
     snprintf(cmd, sizeof cmd, "%s bench ann --base /nonexistent.fvecs --query x.fvecs --gt y.ivecs 2>/dev/null",

@@ -18,7 +18,8 @@
 #   BENCH_ANN_ENGINES="semdex hnswlib faiss"
 #   BENCH_ANN_PARTS="side cli"   side: the engines side by side (starts the results
 #                          file afresh); cli: `semdex bench ann` (exact search, filters,
-#                          deletes), appended; the report is made from the file either way
+#                          deletes, the saved image reloaded), appended; the report is made
+#                          from the file either way
 #                          (BENCH_ANN_PARTS=report: only that)
 #   SEMDEX_BIN=./semdex    the semdex program (make builds ./semdex and libsemdex.a first)
 #   BENCH_ANN_MARCH=x86-64-v3   -march of the anchors and the bandwidth test: AVX2+FMA, no
@@ -105,7 +106,7 @@ run_size() {
     fi
     if [ "${PARTS#* cli }" != "$PARTS" ]; then
         # semdex alone: exact search, filters and deletes (the issue's sizes: 100k)
-        extra="--exact"
+        extra="--exact --persist"
         [ "$n" -le 100000 ] && extra="$extra --delete-frac 0.1 --filter-frac 0.01,0.02,0.05,0.1,0.2,0.5"
         say "== semdex bench ann: exact search, filters, deletes"
         $SEMDEX_BIN bench ann --base ${data}_base.fvecs --query ${data}_query.fvecs \
@@ -133,6 +134,8 @@ report() {
     $2 == "after_delete" { k = ++na; arc[k] = val("recall@10"); bad += val("deleted_returned"); aef[k] = val("ef") }
     $2 == "after_reinsert" { k = ++nr; rrc[k] = val("recall@10"); bad += val("deleted_returned") }
     $2 == "reinsert" { growth = val("memory_growth_bytes") }
+    $2 == "persist" { p_mb = val("image_mb"); p_save = val("save_seconds"); p_load = val("load_seconds"); p_diff = val("differing") }
+    $1 == "semdex-cli" && $2 == "build" { cli_build = val("seconds") }
     function at(e, target,   k, r0, q0) {
         for (k = 1; k <= ns[e]; k++) if (rc[e, k] + 0 >= target) {
             if (k == 1 || rc[e, k] == rc[e, k - 1]) { used[e] = ef[e, k]; return qp[e, k] }
@@ -169,6 +172,11 @@ report() {
             printf "\ndeletes (semdex): 10%% of the rows deleted in %.1f s; recall@10 against exact search over the live rows:\n", del_s
             for (k = 1; k <= na; k++) printf "  ef %-4s before %.4f  after delete %.4f (%+.4f)  after reinsert %.4f\n", aef[k], brc[k], arc[k], arc[k] - brc[k], rrc[k]
             printf "  deleted labels returned: %d; memory growth after reinserting as many: %s bytes\n", bad, growth
+        }
+        if (p_mb != "") {
+            printf "\nreopening instead of rebuilding (semdex): the %.0f MB index image saved to a file in %.1f s, read back and loaded in %.1f s", p_mb, p_save, p_load
+            if (cli_build > 0) printf " (the build took %.0f s)", cli_build
+            printf "; queries answered differently by the loaded index: %d\n", p_diff
         }
         printf "\nper-ef raw figures: %s\n", FILENAME
     }' "$1"
