@@ -685,6 +685,19 @@ TEST(fuse_weighted_normalizes_each_arm)
 /* Runs semdex with args; returns its exit status and stdout (malloc'ed). */
 static int run_semdex(const char *args, char **out) { return test_run_semdex(args, NULL, out, NULL); }
 
+/* Nonzero when semdex with args exits with status 1 and says `want` on
+ * standard error (printed otherwise). */
+static int fails_saying(const char *args, const char *want)
+{
+    char *out = NULL, *err = NULL;
+    int ok = test_run_semdex(args, NULL, &out, &err) == 1 && err && strstr(err, want);
+    if (!ok)
+        printf("      wanted exit 1 and \"%s\"; stderr: %s\n", want, err ? err : "(none)");
+    free(out);
+    free(err);
+    return ok;
+}
+
 static double json_num_after(const char *s, const char *key)
 {
     const char *p = s ? strstr(s, key) : NULL;
@@ -773,18 +786,11 @@ TEST(eval_beir_files_runs_and_usage)
     CHECK(run_semdex(args, &out) == 0 && out);
     CHECKF(fabs(json_num_after(out, "\"mrr@10\": ") - (0.5 + 0 + 1) / 3.0) < 1e-4, "%s", out);
     free(out);
-    char *err = NULL;
     write_file(run, "q1 Q0 d2 1 5.0 x\nq1 Q0 d1 2\n");
-    CHECK(test_run_semdex(args, NULL, &out, &err) == 1);
-    CHECKF(err && strstr(err, "x.run: line 2: want qid Q0 docid rank score"), "%s", err ? err : "");
-    free(out);
-    free(err);
+    CHECK(fails_saying(args, "x.run: line 2: want qid Q0 docid rank score"));
     write_file(run, "q1 Q0 d1 1 5.0 x\n");
     write_file(r, "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td2\r\n");
-    CHECK(test_run_semdex(args, NULL, &out, &err) == 1);
-    CHECKF(err && strstr(err, "qrels.tsv: line 3: want query-id<TAB>corpus-id<TAB>score"), "%s", err ? err : "");
-    free(out);
-    free(err);
+    CHECK(fails_saying(args, "qrels.tsv: line 3: want query-id<TAB>corpus-id<TAB>score"));
     write_file(r, "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\nq3\t3\t1\nq3\td1\t1\nq9\td1\t1\n");
     /* vector and hybrid modes embed through a model (a fixture: random weights, so only the plumbing counts) */
     snprintf(args, sizeof args, "eval --corpus %s --queries %s --qrels %s --mode all -m %s/models/bert-mean --json", c,
