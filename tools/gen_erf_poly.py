@@ -42,8 +42,8 @@ def worst_error(c, cf):
 def main():
     fits = [fit(k) for k in range(N_INTERVALS)]
     worst = max(worst_error(c, cf) for c, cf in fits)
-    print(f"/* erf on [0, 4): {N_INTERVALS} intervals of {WIDTH}, degree {DEG} in t = |z| - centre; "
-          f"worst absolute error {worst:.2g} (tools/gen_erf_poly.py) */")
+    print(f"/* erf on [0, 4): {N_INTERVALS} intervals of {WIDTH}, degree {DEG} in t = |z| - centre;\n"
+          f" * worst absolute error {worst:.2g} (tools/gen_erf_poly.py) */")
     print(f"static const float erf_poly[{DEG + 1}][{N_INTERVALS}] = {{")
     for j in range(DEG + 1):
         print("    {" + ", ".join("%.9ef" % fits[k][1][j] for k in range(N_INTERVALS)) + "},")

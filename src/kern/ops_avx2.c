@@ -49,7 +49,8 @@ static inline __attribute__((always_inline)) KERN_AVX2 __m256 exp_avx2(__m256 x)
     return _mm256_andnot_ps(under, p);
 }
 
-/* erf on [0, 4): 8 intervals of 0.5, degree 6 in t = |z| - centre; worst absolute error 7.4e-08 (tools/gen_erf_poly.py) */
+/* erf on [0, 4): 8 intervals of 0.5, degree 6 in t = |z| - centre;
+ * worst absolute error 7.4e-08 (tools/gen_erf_poly.py) */
 static const float erf_poly[7][8] = {
     {2.763263881e-01f, 7.111556530e-01f, 9.229001403e-01f, 9.866716862e-01f, 9.985373020e-01f, 9.998993874e-01f, 9.999957085e-01f, 9.999998808e-01f},
     {1.060013652e+00f, 6.429315209e-01f, 2.365212291e-01f, 5.277483538e-02f, 7.142299786e-03f, 5.862942780e-04f, 2.919364670e-05f, 8.818866490e-07f},
@@ -198,13 +199,10 @@ static inline __attribute__((always_inline)) KERN_AVX2 __m256 gelu_tanh8(__m256 
     void KERN_AVX2 name(float *x, size_t n)                                                                 \
     {                                                                                                       \
         size_t i = 0;                                                                                       \
-        for (; i + 32 <= n; i += 32) { /* four independent chains in flight */                             \
+        for (; i + 16 <= n; i += 16) { /* two independent chains in flight */                              \
             __m256 v0 = op8(_mm256_loadu_ps(x + i)), v1 = op8(_mm256_loadu_ps(x + i + 8));                  \
-            __m256 v2 = op8(_mm256_loadu_ps(x + i + 16)), v3 = op8(_mm256_loadu_ps(x + i + 24));            \
             _mm256_storeu_ps(x + i, v0);                                                                    \
             _mm256_storeu_ps(x + i + 8, v1);                                                                \
-            _mm256_storeu_ps(x + i + 16, v2);                                                               \
-            _mm256_storeu_ps(x + i + 24, v3);                                                               \
         }                                                                                                   \
         for (; i + 8 <= n; i += 8)                                                                          \
             _mm256_storeu_ps(x + i, op8(_mm256_loadu_ps(x + i)));                                           \
