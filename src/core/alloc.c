@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_long alloc_count;
 static atomic_long fail_at = -1; /* allocation index at which failures start */
@@ -73,4 +74,17 @@ int sx_grow(void **buf, size_t *cap, size_t need, size_t elem)
     *buf = p;
     *cap = ncap;
     return 0;
+}
+
+void sx_advise_huge_pages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t page = 4096;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (p && e > a && e - a >= ((uintptr_t)2 << 20))
+        (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }

@@ -16,6 +16,13 @@ char *sx_strndup(const char *s, size_t n);
  * allocations have been made since the last call. */
 long sx_alloc_fail_after(long n);
 
+/* Advice for memory read at random for a long time (a model's weights, an
+ * index's vectors and links): transparent huge pages over the whole 4 KiB
+ * pages of [p, p + bytes), so that TLB misses stop costing every access.
+ * Advice only: nothing changes where the kernel gives none; ranges under
+ * 2 MiB are left alone. */
+void sx_advise_huge_pages(void *p, size_t bytes);
+
 /* Grows *buf (element size `elem`) to hold at least `need` elements, doubling.
  * Returns 0 on success, -1 on overflow or allocation failure (the buffer is
  * then unchanged). */

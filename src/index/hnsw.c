@@ -10,8 +10,6 @@
 #include "kern.h"
 #include <math.h>
 #include <string.h>
-#include <stdint.h>
-#include <sys/mman.h>
 
 hnsw_params hnsw_params_default(void)
 {
@@ -220,24 +218,6 @@ int hnsw_map_rebuild(hnsw_index *h)
     return 0;
 }
 
-/* The vectors and the layer-0 links are read at random by every search: at
- * a million 384-d vectors (1.5 GB) nearly every distance would miss the TLB
- * with 4 KiB pages.  Asks for transparent huge pages over the whole pages
- * of [p, p + bytes); advice only (nothing changes where the kernel gives
- * none), and below 2 MiB not worth a call. */
-static void advise_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = 4096;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + bytes) & ~(page - 1);
-    if (p && e > a && e - a >= ((uintptr_t)2 << 20))
-        (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 /* ------------------------------------------------------- construction */
 
 hnsw_index *hnsw_alloc(size_t dim, hnsw_metric metric, size_t M, size_t ef_construction, uint64_t seed,
@@ -279,8 +259,10 @@ hnsw_index *hnsw_alloc(size_t dim, hnsw_metric metric, size_t M, size_t ef_const
         hnsw_free(h);
         return NULL;
     }
-    advise_huge(h->vecs, cap * dim * sizeof *h->vecs);
-    advise_huge(h->links0, cap * (1 + h->maxM0) * sizeof *h->links0);
+    /* read at random by every search: at a million 384-d vectors nearly
+     * every distance missed the TLB with 4 KiB pages */
+    sx_advise_huge_pages(h->vecs, cap * dim * sizeof *h->vecs);
+    sx_advise_huge_pages(h->links0, cap * (1 + h->maxM0) * sizeof *h->links0);
     return h;
 }
 
@@ -724,8 +706,8 @@ static int grow_to(hnsw_index *h, size_t cap)
     if (!l0)
         return -1;
     h->links0 = l0;
-    advise_huge(h->vecs, cap * h->dim * sizeof *h->vecs);
-    advise_huge(h->links0, cap * (1 + h->maxM0) * sizeof *h->links0);
+    sx_advise_huge_pages(h->vecs, cap * h->dim * sizeof *h->vecs);
+    sx_advise_huge_pages(h->links0, cap * (1 + h->maxM0) * sizeof *h->links0);
     size_t *uo = sx_realloc(h->upper_off, cap * sizeof *uo);
     if (!uo)
         return -1;

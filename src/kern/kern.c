@@ -6,7 +6,6 @@
  * The thread pool lives in pool.c.  Knows nothing of models. */
 #include "kern_int.h"
 #include "alloc.h"
-#include <sys/mman.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -220,10 +219,7 @@ static void *arena_take(kern_arena *a, size_t bytes)
         a->chunks[a->n++] = raw;
         a->cur = (char *)(((uintptr_t)raw + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
         a->left = size;
-#ifdef MADV_HUGEPAGE
-        /* advice only: without transparent huge pages nothing changes */
-        (void)madvise(a->cur, size, MADV_HUGEPAGE);
-#endif
+        sx_advise_huge_pages(a->cur, size);
     }
     void *p = a->cur;
     a->cur += bytes;
